@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from desbumi.config import DEFAULT_SERVER, load_config
 from desbumi.errors import ConfigError
 

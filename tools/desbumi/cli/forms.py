@@ -83,3 +83,96 @@ def show_command(path: Path):
     from ..forms.show import show_workbook
 
     click.echo(show_workbook(path), nl=False)
+
+
+@forms.command("diff")
+@click.argument("old")
+@click.argument("new")
+@format_option("text", "markdown", "json")
+@click.option("--fail-on-breaking", is_flag=True, help="Exit 1 when any change is breaking (for CI).")
+@pass_state
+def diff_command(state: AppState, old: str, new: str, output_format: str, fail_on_breaking: bool):
+    """Semantic diff of two XLSForms: what changed, and whether it breaks the panel and exports.
+
+    OLD and NEW are paths or FORM@VERSION (a build in forms/; FORM@latest is the newest).
+    """
+    from ..forms import diff
+
+    forms_dir = state.config.forms_dir
+    result = diff.diff_files(diff.resolve_side(old, forms_dir), diff.resolve_side(new, forms_dir),
+                             old_label=old, new_label=new)
+    if output_format == "json":
+        print_json(diff.to_json(result))
+    elif output_format == "markdown":
+        click.echo(diff.render_markdown(result), nl=False)
+    else:
+        click.echo(diff.render_text(result), nl=False)
+    state.say(diff.summary(result))
+    if fail_on_breaking and result.has_breaking:
+        raise CheckFailed(f"{result.counts['breaking']} breaking change(s) between {old} and {new}.")
+
+
+def _outcome_dict(outcome) -> dict:
+    return {"form_id": outcome.form_id, "version": outcome.version, "status": outcome.status,
+            "source": display_path(outcome.source), "path": display_path(outcome.path) if outcome.path else None,
+            "reasons": outcome.reasons, "next_version": outcome.next_version or None,
+            "findings": [f.to_dict() for f in outcome.findings]}
+
+
+def report_builds(state: AppState, outcomes, output_format: str) -> None:
+    """Print build outcomes (data on stdout); raise CheckFailed when any form was refused."""
+    if output_format == "json":
+        print_json([_outcome_dict(o) for o in outcomes])
+    else:
+        for outcome in outcomes:
+            if outcome.status == "refused":
+                for finding in outcome.findings:
+                    if finding.severity == ERROR:
+                        click.echo(render_finding(finding))
+            where = display_path(outcome.path) if outcome.path else display_path(outcome.source)
+            line = f"{outcome.status:8} {outcome.form_id} {outcome.version}  {where}"
+            click.echo(line)
+            for reason in outcome.reasons:
+                state.say(f"         {reason}")
+    skipped = next((o.validate_skipped for o in outcomes if o.validate_skipped), "")
+    if skipped:
+        click.echo(skipped, err=True)
+    refused = [o for o in outcomes if o.status == "refused"]
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("built", "skipped", "refused")}
+    state.say(f"{counts['built']} built, {counts['skipped']} unchanged, {counts['refused']} refused.")
+    if refused:
+        raise CheckFailed(f"{_plural(len(refused), 'form')} not built: "
+                          + "; ".join(f"{o.form_id or display_path(o.source)}" for o in refused) + ".")
+
+
+@forms.command("build")
+@click.argument("names", nargs=-1, metavar="[FORM]...")
+@click.option("--no-validate", is_flag=True, help="Skip ODK Validate (not for forms going to phones).")
+@format_option("text", "json")
+@pass_state
+def build_command(state: AppState, names, no_validate, output_format):
+    """Check, then write versioned builds into forms/<form_id>/<version>/.
+
+    A source already built (same sha256) is skipped without rewriting anything; a changed source
+    must carry a higher settings.version (see `forms bump`). Exit 1 when any form was refused.
+    """
+    from ..forms.build import build_forms
+
+    cfg = state.config
+    sources = resolve_forms(names, cfg.xlsform_src)
+    outcomes = build_forms(sources, cfg.forms_dir, validate=not no_validate, project_root=cfg.root)
+    report_builds(state, outcomes, output_format)
+
+
+@forms.command("bump")
+@click.argument("name", metavar="FORM")
+@pass_state
+def bump_command(state: AppState, name: str):
+    """Set settings.version of FORM to the next YYYYMMDDNN (above its last build too)."""
+    from ..forms.build import bump_version
+
+    cfg = state.config
+    (source,) = resolve_forms((name,), cfg.xlsform_src)
+    old, new = bump_version(source, forms_dir=cfg.forms_dir)
+    click.echo(new)
+    state.say(f"{display_path(source)}: settings.version {old or '(none)'} -> {new}")

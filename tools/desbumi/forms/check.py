@@ -41,7 +41,7 @@ def check_form(source: Path, *, forms_dir: Path | None, validate: bool = True,
         generated_media=dict(generated_media or {}),
     )
     findings = lint(context)
-    compiled = compile_xlsform(source, validate=validate)
+    compiled = compile_xlsform(source, validate=validate, form=form)
     findings.extend(compiled.findings)
     return CheckResult(source=source, form=form, findings=sorted(set(findings), key=sort_key),
                        xform=compiled.xform, source_sha256=digest,

@@ -11,17 +11,28 @@ import datetime as dt
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
-
-from .lint.base import LastBuild
 
 INDEX_NAME = "index.json"
 _PARTS = re.compile(r"(\d+)")
 
 
+@dataclass(frozen=True)
+class LastBuild:
+    """The newest build of a form_id in forms/ (from forms/index.json)."""
+
+    version: str
+    source_sha256: str
+
+
 def version_key(version: str) -> tuple:
-    """Compare versions as ODK designers mean them: digit runs numerically, the rest as text."""
-    return tuple(int(p) if p.isdigit() else p for p in _PARTS.split(version.strip()) if p != "")
+    """Compare versions as ODK designers mean them: digit runs numerically, the rest as text.
+
+    Each part is tagged (1, number) or (0, text) so that any two versions compare instead of raising
+    TypeError, and a number outranks text: moving from 'v2' to ODK's 2026112801 is an increase.
+    """
+    return tuple((1, int(p)) if p.isdigit() else (0, p) for p in _PARTS.split(version.strip()) if p != "")
 
 
 def is_higher(new: str, old: str) -> bool:
@@ -62,6 +73,7 @@ def load_index(forms_dir: Path) -> list[dict]:
 
 
 def last_build(forms_dir: Path, form_id: str) -> LastBuild | None:
+
     builds = [b for b in load_index(forms_dir) if b.get("form_id") == form_id]
     if not builds:
         return None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..findings import ERROR, WARNING, Finding
 from ..structure import Item, choice_lists, walk
+from ..versions import LastBuild
 from ..workbook import Row, XLSForm
 
 
@@ -27,14 +28,6 @@ def rule(rule_id: str, severity: str, summary: str) -> str:
     assert rule_id not in CATALOGUE, f"rule {rule_id} registered twice"
     CATALOGUE[rule_id] = Rule(rule_id, severity, summary)
     return rule_id
-
-
-@dataclass(frozen=True)
-class LastBuild:
-    """The newest build of this form_id in forms/ (from forms/index.json)."""
-
-    version: str
-    source_sha256: str
 
 
 @dataclass

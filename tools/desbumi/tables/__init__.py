@@ -1,0 +1,1 @@
+"""Submissions as tables: flattening, types, export names and labels."""
