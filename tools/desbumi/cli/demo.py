@@ -6,13 +6,23 @@ from pathlib import Path
 
 import click
 
-from .output import AppState, pass_state
+from ..demo import run_demo
+from .forms import report_builds
+from .output import AppState, display_path, pass_state
 
 
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("desbumi-demo"),
-              show_default=True, help="Folder for everything the demo makes (emptied first).")
+              show_default=True, help="Folder for everything the demo makes (a previous demo folder is emptied).")
+@click.option("--no-validate", is_flag=True, help="Skip ODK Validate (faster).")
 @pass_state
-def demo(state: AppState, out_dir: Path):
-    """Run the chain end to end on synthetic data and print where the results are."""
-    state.say("demo: coming")
+def demo(state: AppState, out_dir: Path, no_validate: bool):
+    """Run the chain end to end and print where the results are.
+
+    Today: check and build every instrument into OUT/forms/ (ODK Validate included).
+    """
+    result = run_demo(out_dir, state.config.xlsform_src, validate=not no_validate, progress=state.say)
+    report_builds(state, result.builds, "text")
+    state.say(f"\nDemo output: {display_path(result.out_dir)}/")
+    state.say("  forms/        deployable builds (form.xlsx, form.xml, media/, manifest.json)")
+    state.say("  forms/index.json  every build with its source sha256")
