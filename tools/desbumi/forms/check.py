@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .compile import compile_xlsform
-from .findings import Finding, has_errors, sort_key
+from .findings import ERROR, Finding, has_errors, sort_key
 from .lint import LintContext, lint
 from .sources import media_dir_for
 from .versions import last_build, sha256_file
@@ -42,10 +42,17 @@ def check_form(source: Path, *, forms_dir: Path | None, validate: bool = True,
     )
     findings = lint(context)
     compiled = compile_xlsform(source, validate=validate, form=form)
-    findings.extend(compiled.findings)
+    findings.extend(_not_restated(compiled.findings, findings))
     return CheckResult(source=source, form=form, findings=sorted(set(findings), key=sort_key),
                        xform=compiled.xform, source_sha256=digest,
                        validate_skipped=compiled.validate_skipped)
+
+
+def _not_restated(engine: list[Finding], lint_findings: list[Finding]) -> list[Finding]:
+    """pyxform's findings, minus errors at a cell where lint already explained the problem better."""
+    explained = {(f.sheet, f.row, f.column) for f in lint_findings if f.severity == ERROR and f.row}
+    return [f for f in engine
+            if not (f.rule == "pyxform-error" and f.row and (f.sheet, f.row, f.column) in explained)]
 
 
 def check_forms(sources: list[Path], **options) -> list[CheckResult]:
