@@ -29,22 +29,16 @@ changes one line. The format:
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
-from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 
 from ..errors import InputError
-from .workbook import cell_text
+from .workbook import READ_ERRORS, cell_text, open_workbook
 
 __all__ = ["show_workbook", "escape"]
 
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "|": "\\|"}
-# What openpyxl and the zip/XML layers raise on a damaged or foreign file.
-_READ_ERRORS = (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError,
-                IndexError, AttributeError, SyntaxError)
 
 
 def escape(text: str, *, key: bool = False) -> str:
@@ -78,18 +72,10 @@ def show_workbook(path: str | Path, *, row_numbers: bool = False) -> str:
     Works on any .xlsx, not only XLSForms. A missing or unreadable file raises InputError naming it.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file.")
-    if path.suffix.lower() == ".xls":
-        raise InputError(f"{path}: old .xls workbooks are not read; open it in Excel and save it as .xlsx.")
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except _READ_ERRORS as exc:
-        raise InputError(f"{path}: not a readable Excel workbook (.xlsx) — {type(exc).__name__}: {exc}".rstrip(),
-                         hint="Open it in Excel or LibreOffice and save it as an .xlsx workbook.") from exc
+    book = open_workbook(path)
     try:
         blocks = [_show_sheet(ws, row_numbers) for ws in book.worksheets]
-    except _READ_ERRORS as exc:
+    except READ_ERRORS as exc:
         raise InputError(f"{path}: the workbook is damaged and cannot be read — {type(exc).__name__}: {exc}",
                          hint="Open it in Excel or LibreOffice and save it again as an .xlsx workbook.") from exc
     finally:

@@ -149,22 +149,35 @@ class XLSForm:
         return self.settings.get("default_language") or (langs[0] if langs else "")
 
 
-def read_xlsform(path: str | Path) -> XLSForm:
-    """Load an XLSForm; anything unreadable becomes one InputError that names the file."""
-    path = Path(path)
+# What openpyxl raises on a file that is not a workbook (or a damaged one).
+READ_ERRORS = (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, EOFError,
+                IndexError, AttributeError, SyntaxError)
+
+
+def open_workbook(path: Path):
+    """openpyxl's read-only workbook, or one InputError that names the file and what to do."""
     if not path.is_file():
         raise InputError(f"{path}: no such file.")
     if path.suffix.lower() == ".xls":
         raise InputError(f"{path}: old .xls workbooks are not read; open it in Excel and save it as .xlsx.")
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        return load_workbook(path, read_only=True, data_only=True)
+    except READ_ERRORS as exc:
         raise InputError(f"{path}: not a readable Excel workbook (.xlsx) — {type(exc).__name__}: {exc}".rstrip(),
                          hint="Open it in Excel or LibreOffice and save it as an .xlsx workbook.") from exc
+
+
+def read_xlsform(path: str | Path) -> XLSForm:
+    """Load an XLSForm; anything unreadable becomes one InputError that names the file."""
+    path = Path(path)
+    book = open_workbook(path)
     try:
         form = XLSForm(path=path)
         for ws in book.worksheets:
             form.sheets[ws.title.strip().lower()] = _read_sheet(path, ws)
+    except READ_ERRORS as exc:
+        raise InputError(f"{path}: the workbook is damaged and cannot be read — {type(exc).__name__}: {exc}",
+                         hint="Open it in Excel or LibreOffice and save it again as an .xlsx workbook.") from exc
     finally:
         book.close()
     if SURVEY not in form.sheets:
