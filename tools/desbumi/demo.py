@@ -13,6 +13,7 @@ from typing import Callable
 
 from .errors import InputError
 from .forms.build import BuildOutcome, build_forms
+from .forms.preload import generated_media_for
 from .forms.sources import instrument_paths
 
 MARKER = ".desbumi-demo"
@@ -59,14 +60,17 @@ class DemoResult:
         return all(b.ok for b in self.builds)
 
 
-def run_demo(out_dir: Path, xlsform_src: Path, *, validate: bool = True,
+def run_demo(out_dir: Path, xlsform_src: Path, panel_dir: Path, *, validate: bool = True,
              progress: Callable[[str], None] = lambda message: None) -> DemoResult:
     out_dir = prepare_out_dir(out_dir)
     source_dir, sources = demo_sources(xlsform_src)
+    if source_dir != xlsform_src:  # the project's own instruments go with the project's own panel/
+        panel_dir = source_dir.parent / "panel"
+    generated_media = generated_media_for(None, panel_dir)
     result = DemoResult(out_dir=out_dir, source_dir=source_dir)
     progress(f"Checking and building {len(sources)} instrument(s) from {source_dir} …")
     for source in sources:
         progress(f"  {source.name}")
         result.builds.extend(build_forms([source], out_dir / "forms", validate=validate,
-                                         project_root=source_dir.parent))
+                                         project_root=source_dir.parent, generated_media=generated_media))
     return result

@@ -21,7 +21,7 @@ def demo(state: AppState, out_dir: Path, no_validate: bool):
 
     Today: check and build every instrument into OUT/forms/ (ODK Validate included).
     """
-    result = run_demo(out_dir, state.config.xlsform_src, validate=not no_validate, progress=state.say)
+    result = run_demo(out_dir, state.config.xlsform_src, state.config.panel_dir, validate=not no_validate, progress=state.say)
     report_builds(state, result.builds, "text")
     state.say(f"\nDemo output: {display_path(result.out_dir)}/")
     state.say("  forms/        deployable builds (form.xlsx, form.xml, media/, manifest.json)")

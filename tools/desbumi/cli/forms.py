@@ -40,10 +40,14 @@ def _summary(result: CheckResult) -> str:
 
 
 def run_checks(state: AppState, names: tuple[str, ...], validate: bool) -> list[CheckResult]:
+    from ..forms.preload import generated_media_for
+
     cfg = state.config
     results = []
+    media = generated_media_for(None, cfg.panel_dir)  # files `forms preload` writes count as present
     for source in resolve_forms(names, cfg.xlsform_src):
-        results.append(check_form(Path(display_path(source)), forms_dir=cfg.forms_dir, validate=validate))
+        results.append(check_form(Path(display_path(source)), forms_dir=cfg.forms_dir, validate=validate,
+                                  generated_media=media))
     return results
 
 
@@ -157,10 +161,12 @@ def build_command(state: AppState, names, no_validate, output_format):
     must carry a higher settings.version (see `forms bump`). Exit 1 when any form was refused.
     """
     from ..forms.build import build_forms
+    from ..forms.preload import generated_media_for
 
     cfg = state.config
     sources = resolve_forms(names, cfg.xlsform_src)
-    outcomes = build_forms(sources, cfg.forms_dir, validate=not no_validate, project_root=cfg.root)
+    outcomes = build_forms(sources, cfg.forms_dir, validate=not no_validate, project_root=cfg.root,
+                           generated_media=generated_media_for(None, cfg.panel_dir))
     report_builds(state, outcomes, output_format)
 
 
@@ -176,3 +182,47 @@ def bump_command(state: AppState, name: str):
     old, new = bump_version(source, forms_dir=cfg.forms_dir)
     click.echo(new)
     state.say(f"{display_path(source)}: settings.version {old or '(none)'} -> {new}")
+
+
+# --------------------------------------------------------------------------- forms preload
+
+@forms.command("preload")
+@click.option("--year1", "year1", required=True, metavar="FILE", type=click.Path(path_type=Path, dir_okay=False),
+              help="The year-one cross-section: .csv (UTF-8), .xlsx, .dta or .sav.")
+@click.option("--form", "form_id", metavar="FORM",
+              help="Only this form_id (default: every form in panel/preload.toml).")
+@click.option("--split-by", "split_by", type=click.Choice(["district"]),
+              help="One file per district: <media>/<kab>/<file>, for one deployment per district.")
+@click.option("--out", "out", metavar="DIR", type=click.Path(path_type=Path, file_okay=False),
+              help="Write here instead of the media folder of the form's newest build.")
+@format_option("text", "json")
+@pass_state
+def preload_command(state: AppState, year1: Path, form_id, split_by, out, output_format):
+    """Year-one respondents -> the preload CSV in the form's media (only the columns the form reads).
+
+    Checks the year-one file first (resp_id unique and present, district and village codes known)
+    and writes nothing when a row fails: the message names the rows. panel/preload.toml says which
+    year-one columns each media file may carry; NIK is never one of them. Files go into
+    forms/<form_id>/<version>/media/ of the newest build (run `forms build` first), or into --out DIR.
+    """
+    from ..forms.preload import preload
+
+    cfg = state.config
+    results = preload(year1, panel_dir=cfg.panel_dir, forms_dir=cfg.forms_dir, xlsform_src=cfg.xlsform_src,
+                      form=form_id, split_by=split_by, out=out)
+    if output_format == "json":
+        print_json([r.to_dict() for r in results])
+    for result in results:
+        state.say(f"{result.spec.form}: {result.spec.file} from {display_path(result.year1)} "
+                  f"({result.year1_format}); columns: {', '.join(result.columns)}")
+        if output_format != "json":
+            for item in result.files:
+                click.echo(f"{display_path(result.target / item.relpath)}  {_plural(item.rows, 'row')}  "
+                           f"{item.size:,} bytes")
+            for code, count in result.districts.items():
+                click.echo(f"  {code} {result.district_names.get(code, ''):<16} {count:>6}")
+            click.echo(f"  {'total':<21} {result.rows:>6}")
+        for path in result.removed:
+            state.say(f"removed stale {display_path(path)}")
+        for warning in result.warnings:
+            click.echo(f"Warning: {warning}", err=True)
