@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 import pytest
+
 from desbumi.cli.main import cli
 from xlsforms import clean_sheets, set_cell, write_xlsform
 

@@ -10,9 +10,11 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+from openpyxl import load_workbook
+
 import desbumi.forms.build as build_module
 import desbumi.forms.compile as compile_module
-import pytest
 from desbumi.forms.build import (
     BUILT,
     REFUSED,
@@ -33,7 +35,6 @@ from desbumi.forms.compile import (
 from desbumi.forms.findings import Finding
 from desbumi.forms.versions import load_index
 from desbumi.forms.workbook import read_xlsform
-from openpyxl import load_workbook
 from xlsforms import clean_sheets, set_cell, write_xlsform
 
 ENGINE_RULES = {"pyxform-error", "pyxform-warning", "odk-validate", "odk-validate-warning"}

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from desbumi.config import DEFAULT_SERVER, load_config
 from desbumi.errors import ConfigError
 

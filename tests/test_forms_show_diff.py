@@ -7,6 +7,8 @@ import json
 import zipfile
 
 import pytest
+from openpyxl import Workbook
+
 from desbumi.errors import InputError
 from desbumi.forms.diff import (
     BREAKING,
@@ -22,7 +24,6 @@ from desbumi.forms.diff import (
     to_json,
 )
 from desbumi.forms.show import escape, show_workbook
-from openpyxl import Workbook
 from xlsforms import EN, ID, clean_sheets, set_cell, write_xlsform
 
 # ------------------------------------------------------------------------------------------ show

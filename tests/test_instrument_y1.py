@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from desbumi.forms.check import check_form
 from desbumi.forms.structure import walk
 from desbumi.forms.workbook import read_xlsform

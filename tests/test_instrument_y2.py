@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from desbumi.forms.check import check_form
 from desbumi.forms.structure import walk
 from desbumi.forms.workbook import read_xlsform

@@ -12,6 +12,7 @@ Clean fixture rows (header = 1) — survey: 2 start, 3 end, 4 today, 5 deviceid,
 from __future__ import annotations
 
 import pytest
+
 from desbumi.forms.lint import CATALOGUE, LintContext, lint
 from desbumi.forms.lint import choices as choices_rules
 from desbumi.forms.lint import labels as label_rules

@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
+
 from desbumi.errors import InputError
 from desbumi.forms import preload as preload_module
 from desbumi.forms.check import check_form
@@ -31,7 +33,6 @@ from desbumi.forms.preload import (
 )
 from desbumi.forms.versions import write_index
 from desbumi.forms.workbook import read_xlsform
-from openpyxl import Workbook
 from xlsforms import write_xlsform
 
 ROOT = Path(__file__).resolve().parents[1]

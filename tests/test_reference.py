@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+
 from desbumi.errors import InputError
 from desbumi.reference import (
     COLUMNS,

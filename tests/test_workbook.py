@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from desbumi.errors import InputError
 from desbumi.forms.structure import parse_type, walk
 from desbumi.forms.workbook import normalise_header, read_xlsform

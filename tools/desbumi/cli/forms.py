@@ -9,7 +9,7 @@ import click
 from ..errors import CheckFailed
 from ..forms.check import CheckResult, check_form
 from ..forms.findings import ERROR, WARNING, Finding
-from ..forms.sources import resolve_forms
+from ..forms.sources import INDICATOR_TABLE, is_indicator_table, resolve_forms
 from .output import AppState, display_path, format_option, pass_state, print_json
 
 
@@ -34,7 +34,7 @@ def _summary(result: CheckResult) -> str:
     errors = sum(f.severity == ERROR for f in result.findings)
     warnings = sum(f.severity == WARNING for f in result.findings)
     form = result.form
-    label = f"{form.form_id} {form.version}".strip() if form else ""
+    label = f"{form.form_id} {form.version}".strip() if form else "indicator table"
     line = f"{display_path(result.source)} ({label}): {_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
     return line + (" — ODK Validate skipped" if result.validate_skipped else "")
 
@@ -45,10 +45,28 @@ def run_checks(state: AppState, names: tuple[str, ...], validate: bool) -> list[
     cfg = state.config
     results = []
     media = generated_media_for(None, cfg.panel_dir)  # files `forms preload` writes count as present
-    for source in resolve_forms(names, cfg.xlsform_src):
-        results.append(check_form(Path(display_path(source)), forms_dir=cfg.forms_dir, validate=validate,
-                                  generated_media=media))
+    sources = resolve_forms(names, cfg.xlsform_src)
+    tables = [s for s in sources if is_indicator_table(s)]
+    if not names and (cfg.xlsform_src / INDICATOR_TABLE).is_file():
+        tables.append(cfg.xlsform_src / INDICATOR_TABLE)
+    for source in sources:
+        if not is_indicator_table(source):
+            results.append(check_form(Path(display_path(source)), forms_dir=cfg.forms_dir, validate=validate,
+                                      generated_media=media))
+    if tables:
+        results.extend(_check_indicator_tables(tables, cfg.xlsform_src, results))
     return results
+
+
+def _check_indicator_tables(tables: list[Path], xlsform_src: Path, checked: list[CheckResult]) -> list[CheckResult]:
+    """The MEL indicator table, against the instruments in xlsform_src/ (as just read, when checked)."""
+    from ..mel.indicators import check_indicator_table, read_instruments
+
+    instruments = {r.form.form_id: r.form for r in checked if r.form is not None}
+    for form_id, form in read_instruments(xlsform_src, skip={r.source.resolve() for r in checked}).items():
+        instruments.setdefault(form_id, form)
+    return [CheckResult(source=Path(display_path(t)), form=None,
+                        findings=check_indicator_table(Path(display_path(t)), instruments)) for t in tables]
 
 
 @forms.command("check")
@@ -60,7 +78,8 @@ def check_command(state: AppState, names, no_validate, output_format):
     """Lint and compile instruments; exit 1 when any has errors.
 
     FORM is a form_id in xlsform_src/ or a path to any XLSForm; without FORM every instrument is
-    checked. Findings go to stdout, the summary to stderr.
+    checked, and so is the MEL indicator table xlsform_src/mel_indicators.xlsx (against the
+    instruments there; a path to it checks it alone). Findings go to stdout, the summary to stderr.
     """
     results = run_checks(state, names, validate=not no_validate)
     findings = [f for r in results for f in r.findings]
@@ -159,12 +178,16 @@ def build_command(state: AppState, names, no_validate, output_format):
 
     A source already built (same sha256) is skipped without rewriting anything; a changed source
     must carry a higher settings.version (see `forms bump`). Exit 1 when any form was refused.
+    The MEL indicator table (mel_indicators.xlsx) is not an instrument and is never built.
     """
     from ..forms.build import build_forms
     from ..forms.preload import generated_media_for
 
     cfg = state.config
     sources = resolve_forms(names, cfg.xlsform_src)
+    for table in (s for s in sources if is_indicator_table(s)):
+        state.say(f"{display_path(table)} is the MEL indicator table, not an instrument: not built.")
+    sources = [s for s in sources if not is_indicator_table(s)]
     outcomes = build_forms(sources, cfg.forms_dir, validate=not no_validate, project_root=cfg.root,
                            generated_media=generated_media_for(None, cfg.panel_dir))
     report_builds(state, outcomes, output_format)

@@ -9,6 +9,16 @@ from .workbook import read_xlsform
 
 XLSFORM_SUFFIXES = (".xlsx",)
 
+# The MEL indicator table sits beside the instruments (it names them and their fields) but is not an
+# XLSForm. It is told apart by this fixed file name, not by its content: sniffing for a 'survey' sheet
+# would silently skip an instrument that lost its survey sheet instead of reporting it.
+INDICATOR_TABLE = "mel_indicators.xlsx"
+
+
+def is_indicator_table(path: Path) -> bool:
+    """Is this workbook the MEL indicator table (checked by `forms check`, never built)?"""
+    return Path(path).name.lower() == INDICATOR_TABLE
+
 
 def media_dir_for(source: Path) -> Path:
     """Media shipped with an instrument live beside it in '<stem>-media/' (ODK Collect's convention)."""
@@ -16,11 +26,13 @@ def media_dir_for(source: Path) -> Path:
 
 
 def instrument_paths(xlsform_src: Path) -> list[Path]:
-    """Every instrument in xlsform_src/, sorted; Excel's lock files (~$x.xlsx) are not instruments."""
+    """Every instrument in xlsform_src/, sorted; Excel's lock files (~$x.xlsx) and the indicator
+    table (INDICATOR_TABLE) are not instruments."""
     if not xlsform_src.is_dir():
         return []
     return sorted(p for p in xlsform_src.iterdir()
-                  if p.suffix.lower() in XLSFORM_SUFFIXES and not p.name.startswith(("~$", ".")) and p.is_file())
+                  if p.suffix.lower() in XLSFORM_SUFFIXES and not p.name.startswith(("~$", ".")) and p.is_file()
+                  and not is_indicator_table(p))
 
 
 def form_ids(xlsform_src: Path) -> dict[str, Path]:
@@ -58,6 +70,8 @@ def resolve_forms(arguments: list[str] | tuple[str, ...], xlsform_src: Path, cwd
             continue
         if known is None:
             known = form_ids(xlsform_src)
+            if (xlsform_src / INDICATOR_TABLE).is_file():  # `forms check mel_indicators` names the table
+                known.setdefault(Path(INDICATOR_TABLE).stem, xlsform_src / INDICATOR_TABLE)
         if argument not in known:
             names = ", ".join(sorted(known)) or "none"
             raise InputError(f"{argument}: not a form_id in {xlsform_src} nor a file (known forms: {names}).")

@@ -167,19 +167,23 @@ def open_workbook(path: Path):
                          hint="Open it in Excel or LibreOffice and save it as an .xlsx workbook.") from exc
 
 
-def read_xlsform(path: str | Path) -> XLSForm:
-    """Load an XLSForm; anything unreadable becomes one InputError that names the file."""
+def read_sheets(path: str | Path) -> dict[str, Sheet]:
+    """Every sheet of a workbook keyed by lower-case name, rows keeping their Excel numbers."""
     path = Path(path)
     book = open_workbook(path)
     try:
-        form = XLSForm(path=path)
-        for ws in book.worksheets:
-            form.sheets[ws.title.strip().lower()] = _read_sheet(path, ws)
+        return {ws.title.strip().lower(): read_sheet(path, ws) for ws in book.worksheets}
     except READ_ERRORS as exc:
         raise InputError(f"{path}: the workbook is damaged and cannot be read — {type(exc).__name__}: {exc}",
                          hint="Open it in Excel or LibreOffice and save it again as an .xlsx workbook.") from exc
     finally:
         book.close()
+
+
+def read_xlsform(path: str | Path) -> XLSForm:
+    """Load an XLSForm; anything unreadable becomes one InputError that names the file."""
+    path = Path(path)
+    form = XLSForm(path=path, sheets=read_sheets(path))
     if SURVEY not in form.sheets:
         names = ", ".join(repr(ws) for ws in form.sheets) or "none"
         raise InputError(f"{path}: has no 'survey' sheet (sheets found: {names}).",
@@ -192,7 +196,7 @@ def read_xlsform(path: str | Path) -> XLSForm:
     return form
 
 
-def _read_sheet(path: Path, ws) -> Sheet:
+def read_sheet(path: Path, ws) -> Sheet:
     rows_iter = ws.iter_rows(values_only=True)
     header_cells = next(rows_iter, ()) or ()
     raw_headers: list[str] = []

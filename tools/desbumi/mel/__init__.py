@@ -1,0 +1,1 @@
+"""MEL: indicators and helpers for the MEAL instruments (training, tests, village capacity, MSC)."""
