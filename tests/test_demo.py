@@ -32,3 +32,29 @@ def test_demo_reports_a_broken_instrument_and_exits_1(run_cli, tmp_path):
     result = run_cli("demo", "--out", "out", "--no-validate", cwd=tmp_path)
     assert result.code == 1
     assert "name-invalid" in result.out and "refused" in result.out
+
+
+def test_demo_on_the_project_instruments_runs_year_one_preload_and_year_two(run_cli, tmp_path):
+    """From a folder with no instruments of its own, the demo uses the project's: the real chain."""
+    import csv
+    import json
+
+    from desbumi.synth import Plan, load_form, validate_submissions
+
+    result = run_cli("demo", "--out", "out", "--no-validate", "--respondents", "40", "--seed", "7", cwd=tmp_path)
+    assert result.code == 0, result
+    out = tmp_path / "out"
+    assert {p.name for p in (out / "year1").iterdir()} == {"year1.csv", "year1.xlsx", "year1.dta", "year1.sav"}
+    y2_build = next((out / "forms" / "desbumi_ekonomi_y2").iterdir())
+    with (y2_build / "media" / "responden_y1.csv").open(encoding="utf-8") as fh:
+        preload = list(csv.DictReader(fh))
+    assert len(preload) == 40
+    assert "name" in preload[0] and "nik" not in preload[0]
+    docs = json.loads((out / "submissions" / "desbumi_ekonomi_y2.json").read_text(encoding="utf-8"))
+    assert len(docs) >= 30
+    panel_ids = {row["name"] for row in preload}
+    assert any(doc.get("m0/resp_id_y1") in panel_ids for doc in docs)
+    plan = Plan(load_form(y2_build / "form.xlsx"), media={"responden_y1.csv": preload})
+    problems = validate_submissions(plan, docs, calculations=False)
+    assert not problems, list(problems.items())[:3]
+    assert "year-two submissions (Kobo JSON)" in result.out

@@ -1,4 +1,11 @@
-"""The demo chain, as far as it is built: check and build every instrument into a fresh folder.
+"""The demo chain, as far as it is built, on synthetic data in a fresh folder:
+
+1. check and build every instrument into OUT/forms/;
+2. generate a synthetic year-one cross-section from the year-one instrument (OUT/year1/, as csv,
+   xlsx, dta and sav — the four formats a data officer may hold);
+3. preload it into the year-two build's media (`forms preload`, from the .dta file);
+4. generate year-two submissions in Kobo's JSON shape from the year-two build and that preload
+   (OUT/submissions/).
 
 Each later step appends its stage here (sandbox, pull, QA, panel, exports), so that
 `desbumi-sync demo` always exercises everything that exists.
@@ -6,6 +13,8 @@ Each later step appends its stage here (sandbox, pull, QA, panel, exports), so t
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,11 +58,18 @@ def prepare_out_dir(out_dir: Path) -> Path:
     return out_dir
 
 
+Y1_FORM, Y2_FORM = "desbumi_ekonomi_y1", "desbumi_ekonomi_y2"
+YEAR1_FORMATS = ("csv", "xlsx", "dta", "sav")
+
+
 @dataclass
 class DemoResult:
     out_dir: Path
     source_dir: Path
     builds: list[BuildOutcome] = field(default_factory=list)
+    year1_files: list[Path] = field(default_factory=list)
+    preload_files: list[Path] = field(default_factory=list)
+    submission_files: dict[str, int] = field(default_factory=dict)  # path -> submissions written
 
     @property
     def ok(self) -> bool:
@@ -61,6 +77,7 @@ class DemoResult:
 
 
 def run_demo(out_dir: Path, xlsform_src: Path, panel_dir: Path, *, validate: bool = True,
+             respondents: int = 300, seed: int = 2026,
              progress: Callable[[str], None] = lambda message: None) -> DemoResult:
     out_dir = prepare_out_dir(out_dir)
     source_dir, sources = demo_sources(xlsform_src)
@@ -73,4 +90,41 @@ def run_demo(out_dir: Path, xlsform_src: Path, panel_dir: Path, *, validate: boo
         progress(f"  {source.name}")
         result.builds.extend(build_forms([source], out_dir / "forms", validate=validate,
                                          project_root=source_dir.parent, generated_media=generated_media))
+    if not result.ok:
+        return result
+    built = {b.form_id: b for b in result.builds}
+    if Y1_FORM in built and Y2_FORM in built:
+        _panel_stages(result, built, panel_dir, respondents=respondents, seed=seed, progress=progress)
     return result
+
+
+def _panel_stages(result: DemoResult, built: dict[str, BuildOutcome], panel_dir: Path, *, respondents: int,
+                  seed: int, progress: Callable[[str], None]) -> None:
+    """Year one -> preload -> year-two submissions, each stage reading what the previous one wrote."""
+    from .forms.preload import preload
+    from .synth import load_form, submissions, write_year_one, year_one
+
+    out = result.out_dir
+    progress(f"Generating a synthetic year-one cross-section of {respondents} respondents …")
+    y1_form = load_form(built[Y1_FORM].path / "form.xlsx")
+    rows = year_one(respondents, seed=seed, form=y1_form)
+    for fmt in YEAR1_FORMATS:
+        result.year1_files.append(write_year_one(rows, out / "year1" / f"year1.{fmt}", form=y1_form))
+
+    progress("Preloading the year-one respondents into the year-two form's media …")
+    preloaded = preload(out / "year1" / "year1.dta", panel_dir=panel_dir, forms_dir=out / "forms",
+                        xlsform_src=result.source_dir, form=Y2_FORM)
+    result.preload_files = [path for r in preloaded for path in r.written]
+    media = {path.name: _read_csv(path) for path in result.preload_files}
+
+    progress("Generating year-two submissions (Kobo JSON) from the built form and its preload …")
+    y2 = submissions(load_form(built[Y2_FORM].path / "form.xlsx"), rows, seed=seed, media=media)
+    target = out / "submissions" / f"{Y2_FORM}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(y2.submissions, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    result.submission_files[str(target)] = len(y2.submissions)
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))

@@ -14,15 +14,25 @@ from .output import AppState, display_path, pass_state
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("desbumi-demo"),
               show_default=True, help="Folder for everything the demo makes (a previous demo folder is emptied).")
+@click.option("--respondents", type=click.IntRange(10, 100_000), default=300, show_default=True,
+              help="Size of the synthetic year-one cross-section.")
+@click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the synthetic data.")
 @click.option("--no-validate", is_flag=True, help="Skip ODK Validate (faster).")
 @pass_state
-def demo(state: AppState, out_dir: Path, no_validate: bool):
-    """Run the chain end to end and print where the results are.
+def demo(state: AppState, out_dir: Path, respondents: int, seed: int, no_validate: bool):
+    """Run the chain end to end on synthetic data and print where the results are.
 
-    Today: check and build every instrument into OUT/forms/ (ODK Validate included).
+    Today: check and build every instrument, generate a synthetic year-one cross-section, preload it
+    into the year-two form, and generate year-two submissions in Kobo's JSON shape.
     """
-    result = run_demo(out_dir, state.config.xlsform_src, state.config.panel_dir, validate=not no_validate, progress=state.say)
+    result = run_demo(out_dir, state.config.xlsform_src, state.config.panel_dir, validate=not no_validate,
+                      respondents=respondents, seed=seed, progress=state.say)
     report_builds(state, result.builds, "text")
-    state.say(f"\nDemo output: {display_path(result.out_dir)}/")
-    state.say("  forms/        deployable builds (form.xlsx, form.xml, media/, manifest.json)")
-    state.say("  forms/index.json  every build with its source sha256")
+    click.echo(f"\nDemo output in {display_path(result.out_dir)}/:")
+    click.echo(f"  {display_path(result.out_dir / 'forms')}/  deployable builds and forms/index.json")
+    for path in result.year1_files:
+        click.echo(f"  {display_path(path)}  synthetic year-one cross-section")
+    for path in result.preload_files:
+        click.echo(f"  {display_path(path)}  preloaded year-one respondents (offline list for the phones)")
+    for path, count in result.submission_files.items():
+        click.echo(f"  {display_path(Path(path))}  {count} year-two submissions (Kobo JSON)")
