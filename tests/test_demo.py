@@ -57,4 +57,7 @@ def test_demo_on_the_project_instruments_runs_year_one_preload_and_year_two(run_
     plan = Plan(load_form(y2_build / "form.xlsx"), media={"responden_y1.csv": preload})
     problems = validate_submissions(plan, docs, calculations=False)
     assert not problems, list(problems.items())[:3]
-    assert "year-two submissions (Kobo JSON)" in result.out
+    assert "desbumi_ekonomi_y2.json" in result.out
+    for form_id in ("mel_registrasi", "mel_tes_gedsi", "mel_tes_digital", "mel_kegiatan", "mel_kapasitas_desa",
+                    "mel_msc"):
+        assert json.loads((out / "submissions" / f"{form_id}.json").read_text(encoding="utf-8")), form_id

@@ -4,8 +4,9 @@
 2. generate a synthetic year-one cross-section from the year-one instrument (OUT/year1/, as csv,
    xlsx, dta and sav — the four formats a data officer may hold);
 3. preload it into the year-two build's media (`forms preload`, from the .dta file);
-4. generate year-two submissions in Kobo's JSON shape from the year-two build and that preload
-   (OUT/submissions/).
+4. generate year-two submissions in Kobo's JSON shape from the year-two build and that preload,
+   and a coherent MEAL programme (trainings, registrations, pre/post tests, activity reports,
+   village capacity assessments, MSC stories) from the MEAL builds (OUT/submissions/).
 
 Each later step appends its stage here (sandbox, pull, QA, panel, exports), so that
 `desbumi-sync demo` always exercises everything that exists.
@@ -60,6 +61,7 @@ def prepare_out_dir(out_dir: Path) -> Path:
 
 Y1_FORM, Y2_FORM = "desbumi_ekonomi_y1", "desbumi_ekonomi_y2"
 YEAR1_FORMATS = ("csv", "xlsx", "dta", "sav")
+MEAL_FORMS = ("mel_registrasi", "mel_tes_gedsi", "mel_tes_digital", "mel_kegiatan", "mel_kapasitas_desa", "mel_msc")
 
 
 @dataclass
@@ -95,7 +97,21 @@ def run_demo(out_dir: Path, xlsform_src: Path, panel_dir: Path, *, validate: boo
     built = {b.form_id: b for b in result.builds}
     if Y1_FORM in built and Y2_FORM in built:
         _panel_stages(result, built, panel_dir, respondents=respondents, seed=seed, progress=progress)
+    if all(form_id in built for form_id in MEAL_FORMS):
+        _meal_stage(result, built, seed=seed, progress=progress)
     return result
+
+
+def _meal_stage(result: DemoResult, built: dict[str, BuildOutcome], *, seed: int,
+                progress: Callable[[str], None]) -> None:
+    from .synth import load_form
+    from .synth.meal import meal_programme, write_meal_json
+
+    progress("Generating a MEAL programme (trainings, tests, activity reports, capacity, MSC) …")
+    forms = {form_id: load_form(built[form_id].path / "form.xlsx") for form_id in MEAL_FORMS}
+    programme = meal_programme(seed, forms=forms)
+    for path, count in write_meal_json(programme, result.out_dir / "submissions").items():
+        result.submission_files[str(path)] = count
 
 
 def _panel_stages(result: DemoResult, built: dict[str, BuildOutcome], panel_dir: Path, *, respondents: int,

@@ -23,7 +23,7 @@ def demo(state: AppState, out_dir: Path, respondents: int, seed: int, no_validat
     """Run the chain end to end on synthetic data and print where the results are.
 
     Today: check and build every instrument, generate a synthetic year-one cross-section, preload it
-    into the year-two form, and generate year-two submissions in Kobo's JSON shape.
+    into the year-two form, and generate year-two and MEAL submissions in Kobo's JSON shape.
     """
     result = run_demo(out_dir, state.config.xlsform_src, state.config.panel_dir, validate=not no_validate,
                       respondents=respondents, seed=seed, progress=state.say)
@@ -35,4 +35,4 @@ def demo(state: AppState, out_dir: Path, respondents: int, seed: int, no_validat
     for path in result.preload_files:
         click.echo(f"  {display_path(path)}  preloaded year-one respondents (offline list for the phones)")
     for path, count in result.submission_files.items():
-        click.echo(f"  {display_path(Path(path))}  {count} year-two submissions (Kobo JSON)")
+        click.echo(f"  {display_path(Path(path))}  {count} submissions (Kobo JSON)")
