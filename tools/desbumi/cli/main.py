@@ -13,7 +13,9 @@ from .. import __version__
 from ..errors import DesbumiError
 from .demo import demo
 from .forms import forms
+from .sync import assets, pull, status
 from .output import AppState
+from .sandbox import sandbox
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_INPUT, EXIT_SERVER = 0, 1, 2, 3
 
@@ -41,6 +43,10 @@ def cli(ctx: click.Context, config_path, server, store, verbose, quiet):
 
 cli.add_command(forms)
 cli.add_command(demo)
+cli.add_command(pull)
+cli.add_command(status)
+cli.add_command(assets)
+cli.add_command(sandbox)
 
 
 def main(argv: list[str] | None = None) -> int:
