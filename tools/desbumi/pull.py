@@ -80,10 +80,10 @@ def pull_asset(client: KoboClient, store: Store, asset_uid: str, *, form_id: str
         asset = client.assets.get(asset_uid)
         record = store.save_asset(asset, form_id=form_id)
         summary.form_id, summary.name = record.form_id or "", asset.get("name") or ""
-        summary.versions_added = _sync_versions(client, store, asset_uid)
+        summary.versions_added = _sync_versions(client, store, asset)
         if full:
             store.reset_cursor(asset_uid)
-        limit = store.page_limit(asset_uid) or limit
+        limit = min(limit, store.page_limit(asset_uid) or limit)  # the server's clamp, if it set one lower
         cursor = store.cursor(asset_uid)
         anything_new = True
         if cursor and reconcile:
@@ -119,9 +119,17 @@ def _counts(summary: PullSummary) -> dict[str, int]:
     return {name: getattr(summary, name) for name in ("new", "edited", "deleted", "undeleted", "unchanged")}
 
 
-def _sync_versions(client: KoboClient, store: Store, asset_uid: str) -> int:
-    """Store every content version the store lacks (versions are immutable: fetched once)."""
+def _sync_versions(client: KoboClient, store: Store, asset: dict) -> int:
+    """Store every content version the store lacks (versions are immutable: fetched once).
+
+    The version list is only asked for when the asset names a version the store does not have, so
+    a pull with nothing new costs no version requests.
+    """
+    asset_uid = asset["uid"]
     known = store.known_versions(asset_uid)
+    current = {v for v in (asset.get("version_id"), asset.get("deployed_version_id")) if v}
+    if current and current <= known:
+        return 0
     added = 0
     for version in client.assets.versions(asset_uid):
         vuid = version.get("uid")

@@ -82,9 +82,11 @@ class _Progress:
 @click.option("--reconcile/--no-reconcile", default=True, show_default=True,
               help="Sweep for edits and deletions made on the server since the last pull.")
 @click.option("--attachments", is_flag=True, help="Also download photos, audio and audit files.")
+@click.option("--page-size", type=click.IntRange(1, 30000), default=1000, show_default=True,
+              help="Submissions per request; smaller pages suit a weak connection (the server may lower it).")
 @format_option("text", "json")
 @pass_state
-def pull(state: AppState, names, full, reconcile, attachments, output_format):
+def pull(state: AppState, names, full, reconcile, attachments, page_size, output_format):
     """Bring submissions from the Kobo server into the local store, incrementally.
 
     FORM is a form_id under [assets] in desbumi.toml or an asset uid; without FORM every configured
@@ -99,7 +101,7 @@ def pull(state: AppState, names, full, reconcile, attachments, output_format):
             progress = _Progress(state, form_id or uid)
             try:
                 summaries.append(pull_asset(client, store, uid, form_id=form_id, full=full, reconcile=reconcile,
-                                            attachments=attachments, progress=progress))
+                                            attachments=attachments, limit=page_size, progress=progress))
             finally:
                 progress.close()
     if output_format == "json":
