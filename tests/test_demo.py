@@ -34,30 +34,27 @@ def test_demo_reports_a_broken_instrument_and_exits_1(run_cli, tmp_path):
     assert "name-invalid" in result.out and "refused" in result.out
 
 
-def test_demo_on_the_project_instruments_runs_year_one_preload_and_year_two(run_cli, tmp_path):
+def test_demo_on_the_project_instruments_seeds_serves_preloads_and_pulls(run_cli, tmp_path):
     """From a folder with no instruments of its own, the demo uses the project's: the real chain."""
     import csv
-    import json
 
-    from desbumi.synth import Plan, load_form, validate_submissions
+    from desbumi.store import Store
 
     result = run_cli("demo", "--out", "out", "--no-validate", "--respondents", "40", "--seed", "7", cwd=tmp_path)
     assert result.code == 0, result
     out = tmp_path / "out"
-    assert {p.name for p in (out / "year1").iterdir()} == {"year1.csv", "year1.xlsx", "year1.dta", "year1.sav"}
+    assert {p.name for p in (out / "sandbox" / "year1").iterdir()} == {"year1.csv", "year1.xlsx", "year1.dta",
+                                                                      "year1.sav"}
     y2_build = next((out / "forms" / "desbumi_ekonomi_y2").iterdir())
     with (y2_build / "media" / "responden_y1.csv").open(encoding="utf-8") as fh:
         preload = list(csv.DictReader(fh))
     assert len(preload) == 40
     assert "name" in preload[0] and "nik" not in preload[0]
-    docs = json.loads((out / "submissions" / "desbumi_ekonomi_y2.json").read_text(encoding="utf-8"))
-    assert len(docs) >= 30
-    panel_ids = {row["name"] for row in preload}
-    assert any(doc.get("m0/resp_id_y1") in panel_ids for doc in docs)
-    plan = Plan(load_form(y2_build / "form.xlsx"), media={"responden_y1.csv": preload})
-    problems = validate_submissions(plan, docs, calculations=False)
-    assert not problems, list(problems.items())[:3]
-    assert "desbumi_ekonomi_y2.json" in result.out
-    for form_id in ("mel_registrasi", "mel_tes_gedsi", "mel_tes_digital", "mel_kegiatan", "mel_kapasitas_desa",
-                    "mel_msc"):
-        assert json.loads((out / "submissions" / f"{form_id}.json").read_text(encoding="utf-8")), form_id
+    with Store.open(out / "store", create=False) as store:
+        status = {row["form_id"]: row for row in store.status()}
+    for form_id in ("desbumi_ekonomi_y2", "mel_registrasi", "mel_tes_gedsi", "mel_tes_digital", "mel_kegiatan",
+                    "mel_kapasitas_desa", "mel_msc"):
+        assert status[form_id]["submissions"] > 0, form_id
+        assert status[form_id]["attachments_pending"] == 0
+    assert status["desbumi_ekonomi_y2"]["submissions"] >= 30
+    assert "Pulled from the sandbox at http://127.0.0.1:" in result.out

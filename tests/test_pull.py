@@ -232,3 +232,13 @@ def test_attachments_are_downloaded_inside_the_store_with_their_hash(server, see
         assert not store.pending_attachments(uid)
     again, _ = full_pull(server, uid, store_dir, attachments=True)
     assert again.attachments_downloaded == 0
+
+
+def test_attachments_with_a_relative_store_folder(server, seeded, tmp_path, run_cli, monkeypatch):
+    """`--store data` (relative, as people type it) keeps attachments inside it too."""
+    monkeypatch.setenv("KOBO_TOKEN", server.token)
+    result = run_cli("--server", server.url, "--store", "data", "pull", y2_uid(seeded), "--attachments",
+                     cwd=tmp_path)
+    assert result.code == 0, result
+    assert "attachments:" in result.out
+    assert any((tmp_path / "data" / "attachments").rglob("*.csv"))

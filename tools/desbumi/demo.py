@@ -1,21 +1,21 @@
-"""The demo chain, as far as it is built, on synthetic data in a fresh folder:
+"""The demo chain, as far as it is built, on synthetic data in a fresh folder OUT:
 
 1. check and build every instrument into OUT/forms/;
-2. generate a synthetic year-one cross-section from the year-one instrument (OUT/year1/, as csv,
-   xlsx, dta and sav — the four formats a data officer may hold);
-3. preload it into the year-two build's media (`forms preload`, from the .dta file);
-4. generate year-two submissions in Kobo's JSON shape from the year-two build and that preload,
-   and a coherent MEAL programme (trainings, registrations, pre/post tests, activity reports,
-   village capacity assessments, MSC stories) from the MEAL builds (OUT/submissions/).
+2. seed a Kobo sandbox (OUT/sandbox/) from those builds: a synthetic year-one cross-section
+   (OUT/sandbox/year1/year1.{csv,xlsx,dta,sav}), year-two panel submissions generated from the
+   year-two form with that year one preloaded, and a MEAL programme;
+3. preload the year-one respondents into the year-two build's media, as a data officer would
+   (`forms preload --year1 …/year1.dta`);
+4. serve the sandbox on loopback and pull every asset into a local store (OUT/store/), attachments
+   included, exactly as `desbumi-sync pull` does against a real server;
+5. report the store's status.
 
-Each later step appends its stage here (sandbox, pull, QA, panel, exports), so that
-`desbumi-sync demo` always exercises everything that exists.
+Each later step appends its stage here (QA, panel, exports), so that `desbumi-sync demo` always
+exercises everything that exists.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,9 +59,7 @@ def prepare_out_dir(out_dir: Path) -> Path:
     return out_dir
 
 
-Y1_FORM, Y2_FORM = "desbumi_ekonomi_y1", "desbumi_ekonomi_y2"
-YEAR1_FORMATS = ("csv", "xlsx", "dta", "sav")
-MEAL_FORMS = ("mel_registrasi", "mel_tes_gedsi", "mel_tes_digital", "mel_kegiatan", "mel_kapasitas_desa", "mel_msc")
+Y2_FORM = "desbumi_ekonomi_y2"
 
 
 @dataclass
@@ -71,7 +69,9 @@ class DemoResult:
     builds: list[BuildOutcome] = field(default_factory=list)
     year1_files: list[Path] = field(default_factory=list)
     preload_files: list[Path] = field(default_factory=list)
-    submission_files: dict[str, int] = field(default_factory=dict)  # path -> submissions written
+    server_url: str = ""
+    pulls: list = field(default_factory=list)  # PullSummary per asset
+    status: list[dict] = field(default_factory=list)  # the store's status rows
 
     @property
     def ok(self) -> bool:
@@ -94,53 +94,37 @@ def run_demo(out_dir: Path, xlsform_src: Path, panel_dir: Path, *, validate: boo
                                          project_root=source_dir.parent, generated_media=generated_media))
     if not result.ok:
         return result
-    built = {b.form_id: b for b in result.builds}
-    if Y1_FORM in built and Y2_FORM in built:
-        _panel_stages(result, built, panel_dir, respondents=respondents, seed=seed, progress=progress)
-    if all(form_id in built for form_id in MEAL_FORMS):
-        _meal_stage(result, built, seed=seed, progress=progress)
+    _sandbox_stages(result, panel_dir, respondents=respondents, seed=seed, progress=progress)
     return result
 
 
-def _meal_stage(result: DemoResult, built: dict[str, BuildOutcome], *, seed: int,
-                progress: Callable[[str], None]) -> None:
-    from .synth import load_form
-    from .synth.meal import meal_programme, write_meal_json
-
-    progress("Generating a MEAL programme (trainings, tests, activity reports, capacity, MSC) …")
-    forms = {form_id: load_form(built[form_id].path / "form.xlsx") for form_id in MEAL_FORMS}
-    programme = meal_programme(seed, forms=forms)
-    for path, count in write_meal_json(programme, result.out_dir / "submissions").items():
-        result.submission_files[str(path)] = count
-
-
-def _panel_stages(result: DemoResult, built: dict[str, BuildOutcome], panel_dir: Path, *, respondents: int,
-                  seed: int, progress: Callable[[str], None]) -> None:
-    """Year one -> preload -> year-two submissions, each stage reading what the previous one wrote."""
+def _sandbox_stages(result: DemoResult, panel_dir: Path, *, respondents: int, seed: int,
+                    progress: Callable[[str], None]) -> None:
+    """Seed a sandbox from the builds, preload year one, serve on loopback, pull everything home."""
     from .forms.preload import preload
-    from .synth import load_form, submissions, write_year_one, year_one
+    from .kobo import KoboClient
+    from .kobo.session import KoboSession
+    from .pull import pull_asset
+    from .sandbox import SandboxServer
+    from .sandbox.seed import seed_data_dir
+    from .store import Store
 
     out = result.out_dir
-    progress(f"Generating a synthetic year-one cross-section of {respondents} respondents …")
-    y1_form = load_form(built[Y1_FORM].path / "form.xlsx")
-    rows = year_one(respondents, seed=seed, form=y1_form)
-    for fmt in YEAR1_FORMATS:
-        result.year1_files.append(write_year_one(rows, out / "year1" / f"year1.{fmt}", form=y1_form))
-
-    progress("Preloading the year-one respondents into the year-two form's media …")
-    preloaded = preload(out / "year1" / "year1.dta", panel_dir=panel_dir, forms_dir=out / "forms",
-                        xlsform_src=result.source_dir, form=Y2_FORM)
-    result.preload_files = [path for r in preloaded for path in r.written]
-    media = {path.name: _read_csv(path) for path in result.preload_files}
-
-    progress("Generating year-two submissions (Kobo JSON) from the built form and its preload …")
-    y2 = submissions(load_form(built[Y2_FORM].path / "form.xlsx"), rows, seed=seed, media=media)
-    target = out / "submissions" / f"{Y2_FORM}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(y2.submissions, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    result.submission_files[str(target)] = len(y2.submissions)
-
-
-def _read_csv(path: Path) -> list[dict]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    progress(f"Seeding a Kobo sandbox with {respondents} year-one respondents, their year-two interviews "
+             "and a MEAL programme …")
+    seeded = seed_data_dir(out / "sandbox", respondents=respondents, seed=seed, forms_dir=out / "forms",
+                           xlsform_src=result.source_dir, panel_dir=panel_dir)
+    result.year1_files = list(seeded.year1_files)
+    year1 = next((p for p in seeded.year1_files if p.suffix == ".dta"), None)
+    if Y2_FORM in seeded.assets and year1 is not None:
+        progress("Preloading the year-one respondents into the year-two form's media …")
+        done = preload(year1, panel_dir=panel_dir, forms_dir=out / "forms", xlsform_src=result.source_dir,
+                       form=Y2_FORM)
+        result.preload_files = [path for r in done for path in r.written]
+    with SandboxServer(out / "sandbox") as server, Store.open(out / "store") as store:
+        result.server_url = server.url
+        client = KoboClient(KoboSession(server.url, seeded.token))
+        for form_id, uid in sorted(seeded.assets.items()):
+            progress(f"Pulling {form_id} from the sandbox at {server.url} …")
+            result.pulls.append(pull_asset(client, store, uid, form_id=form_id, attachments=True))
+        result.status = store.status()

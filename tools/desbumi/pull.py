@@ -213,7 +213,8 @@ def _fetch_ids(client: KoboClient, asset_uid: str, ids: Iterable[int], limit: in
 def _download_attachments(client: KoboClient, store: Store, asset_uid: str, summary: PullSummary,
                           progress: Progress) -> None:
     """Pending attachments into <store>/attachments/<asset>/<_id>/<name>; files already there are kept."""
-    root = store.dir / "attachments"
+    base = store.dir.resolve()
+    root = base / "attachments"
     pending = [a for a in store.pending_attachments(asset_uid) if a.download_url and not a.is_deleted]
     for done, item in enumerate(pending, start=1):
         path = safe_attachment_path(root, asset_uid, item.submission_id, item.basename or item.filename or "")
@@ -223,7 +224,7 @@ def _download_attachments(client: KoboClient, store: Store, asset_uid: str, summ
         else:
             digest, size = client.attachments.download(item.download_url, path)
             summary.attachments_downloaded += 1
-        store.attachment_downloaded(item.id, path.relative_to(store.dir).as_posix(), digest, size)
+        store.attachment_downloaded(item.id, path.relative_to(base).as_posix(), digest, size)
         progress("attachments", done, len(pending))
 
 

@@ -1179,6 +1179,9 @@ class Admin:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm on, a keep-alive client's
+    # delayed ACK then stalls every small response by ~40 ms (seen: 326 attachments took 14 s).
+    disable_nagle_algorithm = True
     server_version = f"desbumi-sandbox/{__version__}"
     sys_version = ""
     timeout = 120  # an idle keep-alive connection is closed after this many seconds
