@@ -242,3 +242,15 @@ def test_attachments_with_a_relative_store_folder(server, seeded, tmp_path, run_
     assert result.code == 0, result
     assert "attachments:" in result.out
     assert any((tmp_path / "data" / "attachments").rglob("*.csv"))
+
+
+def test_cli_assets_lists_the_server_forms(server, seeded, tmp_path, run_cli, monkeypatch):
+    monkeypatch.setenv("KOBO_TOKEN", server.token)
+    listed = run_cli("--server", server.url, "assets", "--format", "json", cwd=tmp_path)
+    assert listed.code == 0, listed
+    rows = {row["uid"]: row for row in json.loads(listed.out)}
+    uid = y2_uid(seeded)
+    assert rows[uid]["form_id"] == Y2
+    assert rows[uid]["submissions"] == len(server_ids(server, uid))
+    text = run_cli("--server", server.url, "assets", cwd=tmp_path)
+    assert uid in text.out and Y2 in text.out

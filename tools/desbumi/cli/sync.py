@@ -152,10 +152,12 @@ def status(state: AppState, output_format):
 def assets(state: AppState, output_format):
     """Forms on the Kobo server visible to the token: uid, form id, version, submissions."""
     with _client(state) as client:
+        # The list has no `content` (KOBO_API.md §2.1): the form id needs one detail request per form.
+        listed = [client.assets.get(a["uid"]) if "content" not in a else a for a in client.assets.list()]
         rows = [{"uid": a.get("uid"), "form_id": _form_id_of(a), "name": a.get("name"),
                  "deployed_version_id": a.get("deployed_version_id"),
                  "deployment_status": a.get("deployment_status"),
-                 "submissions": a.get("deployment__submission_count")} for a in client.assets.list()]
+                 "submissions": a.get("deployment__submission_count")} for a in listed]
     if output_format == "json":
         print_json(rows)
         return
