@@ -37,6 +37,7 @@ import datetime as dt
 import gc
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from random import Random
 from typing import Any, Mapping
@@ -154,21 +155,69 @@ def preload_rows(year_one_rows: list[dict], *, key: str = "resp_id", label: str 
     """The preload CSV a form would see, built from year-one rows: `name` = the id, `label`, and the
     year-one columns; or `columns`: output column -> a year-one column, a '{template}', or the parsed
     template of a panel/preload.toml definition (PreloadSpec.columns)."""
+    if columns is not None:  # only the columns asked for are read (a year-one row has a hundred)
+        spec = [(column, _copied_column(source), _renderer(source)) for column, source in columns.items()]
+        out = []
+        for row in year_one_rows:
+            item = {}
+            for column, copied, render in spec:
+                if copied is not None:  # most preload columns copy one year-one column as text
+                    value = row.get(copied)
+                    item[column] = "" if value is None else value if value.__class__ is str else _cell(value)
+                else:
+                    item[column] = render(row)
+            out.append(item)
+        return out
     out = []
     for row in year_one_rows:
         text = {k: ("" if v is None else _cell(v)) for k, v in row.items()}
-        if columns is not None:
-            item = {column: _render(source, text) for column, source in columns.items()}
-        else:
-            item = {"name": text.get(key, ""), "label": _render(label, text), **text}
-        out.append(item)
+        out.append({"name": text.get(key, ""), "label": _render(label, text), **text})
     return out
 
 
 def _cell(value: Any) -> str:
+    if value.__class__ is str:
+        return value
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _copied_column(template: Any) -> str | None:
+    """The year-one column a template copies as it is ('{kab}', a lone Field), else None."""
+    if isinstance(template, tuple):
+        return template[0].column if len(template) == 1 and hasattr(template[0], "column") else None
+    if "{" not in template:
+        return template
+    return None
+
+
+def _renderer(template: Any):
+    """_render(template, text of row) as a function of a year-one row, converting only the cells it
+    reads (a preload keeps a few columns of rows that have a hundred)."""
+    if isinstance(template, tuple):
+        parts = [(part.column, "") if hasattr(part, "column") else (None, str(part)) for part in template]
+        return lambda row: "".join(_text_cell(row, column) if column is not None else text for column, text in parts)
+    if "{" not in template:
+        return lambda row: _text_cell(row, template)
+    return lambda row: _render(template, _CellView(row))
+
+
+def _text_cell(row: Mapping[str, Any], column: str) -> str:
+    value = row.get(column)
+    return "" if value is None else _cell(value)
+
+
+class _CellView:
+    """A year-one row read as text, cell by cell (what preload_rows' text dict holds)."""
+
+    def __init__(self, row: Mapping[str, Any]):
+        self.row = row
+
+    def get(self, column: str, default: str = "") -> str:
+        if column not in self.row:
+            return default
+        return _text_cell(self.row, column)
 
 
 def _render(template: Any, values: Mapping[str, str]) -> str:
@@ -413,7 +462,27 @@ def submissions(form: Any, year_one_rows: list[dict] | None = None, seed: int = 
     else `preload_rows(year_one_rows)`. `workers` > 1 fills interviews in that many forked processes
     (POSIX only; the result is identical to workers=1).
     """
-    form = load_form(form)
+    with _without_gc():
+        return _submissions(load_form(form), year_one_rows, seed, n, contract, dynamics, fieldwork, media, options,
+                            workers)
+
+
+@contextmanager
+def _without_gc():
+    """Millions of small dicts and no reference cycles: the cyclic collector only costs time here (each
+    full collection walks every answer built so far)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _submissions(form: Form, year_one_rows: list[dict] | None, seed: int, n: int | None, contract: PanelContract,
+                 dynamics: PanelDynamics, fieldwork: Fieldwork, media: Mapping[str, list[dict]] | None,
+                 options: Options | None, workers: int) -> SynthResult:
     options = options or Options(survey_year=fieldwork.start.year)
     notes: list[str] = []
     tables = dict(getattr(form, "media", {}) or {})
@@ -435,13 +504,7 @@ def submissions(form: Any, year_one_rows: list[dict] | None = None, seed: int = 
     geopoints = [node.path for node in form.fields if node.type == "geopoint" and not node.repeats]
     job = _Job(plan=plan, fieldwork=fieldwork, typos=dynamics.typos,
                resp_id_path=resolved.resp_id.path if resolved is not None and resolved.resp_id is not None else "")
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # millions of small dicts and no cycles: the cyclic collector only costs time here
-    try:
-        built = _build_all(job, interviews, workers)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    built = _build_all(job, interviews, workers)
     built.sort(key=lambda item: (item[1]["received"], item[0].seed))
     docs: list[dict] = []
     truth: list[dict] = []
@@ -702,13 +765,10 @@ def _apply_typo(answers: dict, path: str, rng: Random) -> bool:
     return False
 
 
-def _editable(plan: Plan, answers: Mapping[str, Any], protected: set[str]) -> list[str]:
-    out = []
-    for op in _walk(plan.ops):
-        if op.kind == K_QUESTION and not op.node.repeats and op.path in answers and op.path not in protected \
-                and op.type in ("integer", "decimal", "select_one", "select_multiple", "text", "date"):
-            out.append(op.path)
-    return out
+def _editable_paths(plan: Plan) -> list[str]:
+    """Questions outside repeats an edit may change, in form order."""
+    return [op.path for op in _walk(plan.ops) if op.kind == K_QUESTION and not op.node.repeats
+            and op.type in ("integer", "decimal", "select_one", "select_multiple", "text", "date")]
 
 
 def _edits(plan: Plan, built, docs, truth, dynamics: PanelDynamics, resolved: _Resolved | None, geopoints,
@@ -721,13 +781,14 @@ def _edits(plan: Plan, built, docs, truth, dynamics: PanelDynamics, resolved: _R
         protected = {n.path for n in (resolved.kab, resolved.desa, resolved.resp_id_y1, resolved.tracking,
                                       resolved.consent, resolved.resp_id) if n is not None}
     chosen = sorted(master.sample(range(len(docs)), int(round(dynamics.edits * len(docs)))))
+    candidates = _editable_paths(plan)
     for position in chosen:
         interview, session, answers, _attachments, typo, *_ = built[position]
         rounds = 2 if master.random() < dynamics.second_edits else 1
         for round_ in range(rounds):
             rng = Random((seed * 6_700_417 + position * 101 + round_ * 7 + 3) & 0xFFFF_FFFF_FFFF)
             current = docs[position]
-            editable = _editable(plan, current, protected)
+            editable = [path for path in candidates if path in current and path not in protected]
             if not editable:
                 break
             regen = rng.sample(editable, min(len(editable), rng.randint(1, 2)))

@@ -28,15 +28,39 @@ _CATEGORIES = {
 }
 _UNBOUNDED_CAP = 6
 _CACHE: dict[str, object] = {}
+_POOL = object()  # a character class, its characters listed once (see _prepare)
 
 
 def sample(pattern: str, rng: Random) -> str:
     """One string matching `pattern` (re.search semantics; anchors are honoured by construction)."""
     parsed = _CACHE.get(pattern)
     if parsed is None:
-        parsed = _p.parse(pattern)
+        parsed = _prepare(_p.parse(pattern))
         _CACHE[pattern] = parsed
     return "".join(_emit(parsed, rng))
+
+
+def _prepare(items) -> list:
+    """The parsed pattern with every character class (`[0-9]`, `[^x]`) replaced by the list of
+    characters it draws from, so a class costs one choice per character generated."""
+    out = []
+    for op, arg in items:
+        if op is _c.IN:
+            out.append((_POOL, _class_pool(arg)))
+        elif op is _c.NOT_LITERAL:
+            out.append((_POOL, [ch for ch in _PRINTABLE if ord(ch) != arg]))
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+            low, high, sub = arg
+            out.append((op, (low, high, _prepare(sub))))
+        elif op is _c.SUBPATTERN:
+            out.append((op, (*arg[:-1], _prepare(arg[-1]))))
+        elif op is _c.BRANCH:
+            out.append((op, (arg[0], [_prepare(branch) for branch in arg[1]])))
+        elif op is getattr(_c, "ATOMIC_GROUP", None):
+            out.append((op, _prepare(arg)))
+        else:
+            out.append((op, arg))
+    return out
 
 
 def _emit(items, rng: Random) -> list[str]:
@@ -44,16 +68,19 @@ def _emit(items, rng: Random) -> list[str]:
     for op, arg in items:
         if op is _c.LITERAL:
             out.append(chr(arg))
-        elif op is _c.NOT_LITERAL:
-            out.append(rng.choice([ch for ch in _PRINTABLE if ord(ch) != arg]))
+        elif op is _POOL:
+            out.append(rng.choice(arg) if arg else "x")
         elif op is _c.ANY:
             out.append(rng.choice(string.ascii_letters))
-        elif op is _c.IN:
-            out.append(_from_class(arg, rng))
         elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
             low, high, sub = arg
             high = low + _UNBOUNDED_CAP if high is _c.MAXREPEAT else high
-            for _ in range(rng.randint(low, max(low, high))):
+            count = rng.randint(low, max(low, high))
+            if len(sub) == 1 and sub[0][0] is _POOL and sub[0][1]:  # `[0-9]{8,11}`: no recursion per character
+                pool = sub[0][1]
+                out.extend([rng.choice(pool) for _ in range(count)])
+                continue
+            for _ in range(count):
                 out.extend(_emit(sub, rng))
         elif op is _c.SUBPATTERN:
             out.extend(_emit(arg[-1], rng))
@@ -70,7 +97,7 @@ def _emit(items, rng: Random) -> list[str]:
     return out
 
 
-def _from_class(items, rng: Random) -> str:
+def _class_pool(items) -> list[str]:
     negate = False
     pool: list[str] = []
     for op, arg in items:
@@ -86,7 +113,7 @@ def _from_class(items, rng: Random) -> str:
     if negate:
         banned = set(pool)
         pool = [ch for ch in _PRINTABLE if ch not in banned]
-    return rng.choice(pool) if pool else "x"
+    return pool
 
 
 __all__ = ["sample"]

@@ -82,6 +82,8 @@ def to_number(value: Any) -> float:
 
 
 def _string_to_number(text: str) -> float:
+    if text.isdecimal() or (text[:1] == "-" and text[1:].isdecimal()):
+        return float(text)  # what _NUMBER would find (its \d is any Unicode decimal digit, as isdecimal)
     match = _NUMBER.match(text)
     if match:
         return float(match.group(1))
@@ -104,6 +106,8 @@ def _string_to_number(text: str) -> float:
 
 def number_text(value: float) -> str:
     """XPath string() of a number: integers without '.0', NaN as 'NaN'."""
+    if value.__class__ is float and value.is_integer() and -1e15 < value < 1e15:
+        return str(int(value))  # the common case first
     if value != value:
         return "NaN"
     if value in (math.inf, -math.inf):
@@ -228,13 +232,12 @@ class Tables:
 
     def matching(self, name: str, column: str, value: str) -> list[dict]:
         """Rows whose `column` equals `value`, through an index built on first use."""
-        key = (_table_key(name), column)
-        index = self._index.get(key)
+        index = self._index.get((name, column))  # keyed by the name as written: no _table_key per call
         if index is None:
             index = {}
             for row in self.rows(name):
                 index.setdefault(row.get(column, ""), []).append(row)
-            self._index[key] = index
+            self._index[(name, column)] = index
         return index.get(value, [])
 
 
@@ -440,6 +443,10 @@ class Resolver:
     def nodeset(self, name: str) -> Callable[[Env], NodeSet]:  # every instance of ${name}
         raise NotImplementedError
 
+    def scalar(self, name: str) -> tuple[int, str] | None:
+        """(scope depth, key) when ${name} is always one string in env.scopes[depth] (read inline)."""
+        return None
+
     def relative(self, steps: list[str]) -> Callable[[Env], Any] | None:  # ../name, name
         return None
 
@@ -494,11 +501,25 @@ def _as_nodeset(value):
 
 
 # --------------------------------------------------------------------------- compiler
+#
+# An expression is written out as the body of one Python function (`def _xpath(env): return ...`)
+# and compiled with compile(): `. >= 0 and . <= ${n}` then costs one call instead of one per tree
+# node, which is what made the generator slow (a form is evaluated a few hundred times per
+# submission). Every piece of code carries the kind of value it yields (str, num, bool, or any), so
+# the XPath conversions are written only where a value may need them. Constructs that are rare in
+# forms (instance() lookups, node-set filters, unions, pulldata(), position(), ...) stay closures,
+# which the generated code calls. The semantics are those of the conversions above
+# (to_number/to_string/to_boolean/_compare_eq), written out inline.
+
+_STR, _NUM, _BOOL, _ANY = "str", "num", "bool", "any"
 
 
 @dataclass
 class Compiled:
-    """A compiled expression: call `fn(env)`; `refs` lists the fields (paths) it reads."""
+    """A compiled expression: call `fn(env)`; `refs` lists the fields (paths) it reads.
+
+    `test(env)` is the same expression as a boolean and `render(env)` as a string (relevance and
+    constraints want the first, calculations the second), without a second call to convert."""
 
     text: str
     fn: Callable[[Env], Any]
@@ -508,15 +529,18 @@ class Compiled:
     uses_row: bool = False
     volatile: bool = False  # random(), uuid(), now(), position(): not cacheable on refs alone
     where: str = "expression"
+    test: Callable[[Env], bool] | None = None
+    render: Callable[[Env], str] | None = None
+    source: str = ""  # the generated Python expression (for debugging)
 
     def __call__(self, env: Env) -> Any:
         return self.fn(env)
 
     def boolean(self, env: Env) -> bool:
-        return to_boolean(self.fn(env))
+        return self.test(env) if self.test is not None else to_boolean(self.fn(env))
 
     def string(self, env: Env) -> str:
-        return to_string(self.fn(env))
+        return self.render(env) if self.render is not None else to_string(self.fn(env))
 
 
 @dataclass
@@ -547,9 +571,14 @@ def compile_expression(text: str, resolver: Resolver | None = None, *, where: st
         raise ExpressionError(f"{where}: the expression {text!r} cannot be read ({exc.msg if hasattr(exc, 'msg') else exc}).",
                               hint="Check brackets, quotes and operators; the form must also pass `desbumi-sync forms check`.") from None
     state = _State(resolver, where, text, row_mode)
-    fn = _compile(tree, state)
+    writer = CodeWriter(state)
+    code, kind = writer.emit(tree)
+    fn = writer.function(code)
+    test = fn if kind == _BOOL else writer.function(_as_bool(code, kind))
+    render = fn if kind == _STR else writer.function(_as_str(code, kind))
     return Compiled(text=text, fn=fn, tree=tree, refs=frozenset(resolver.refs()), uses_dot=state.uses_dot,
-                    uses_row=state.uses_row, volatile=state.volatile, where=where)
+                    uses_row=state.uses_row, volatile=state.volatile, where=where, test=test, render=render,
+                    source=code)
 
 
 def evaluate(text: str, values: dict[str, Any] | None = None, *, current: str = "", row: dict | None = None,
@@ -565,144 +594,52 @@ def evaluate(text: str, values: dict[str, Any] | None = None, *, current: str = 
 
 
 def _compile(node, st: _State) -> Callable[[Env], Any]:
-    kind = node[0]
-    if kind == "num":
-        value = node[1]
-        return lambda env: value
-    if kind == "str":
-        text = node[1]
-        return lambda env: text
-    if kind == "ref":
-        try:
-            return st.resolver.ref(node[1])
-        except KeyError:
-            raise st.error(f"refers to ${{{node[1]}}}, which is not a field of this form.") from None
-    if kind == "neg":
-        inner = _compile(node[1], st)
-        return lambda env: -to_number(inner(env))
-    if kind == "bin":
-        return _compile_binary(node, st)
-    if kind == "union":
-        left, right = _compile(node[1], st), _compile(node[2], st)
-        return lambda env: NodeSet([*_as_list(left(env)), *_as_list(right(env))])
-    if kind == "call":
-        return _compile_call(node, st)
-    if kind == "path":
-        return _compile_path(node, st)
-    if kind == "filter":
-        return _compile_filter(node, st)
-    raise st.error(f"uses a construct ({kind}) the evaluator does not handle.")
+    """The value of a (sub-)tree as a function of the environment."""
+    writer = CodeWriter(st)
+    return writer.function(writer.emit(node)[0])
 
 
 def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-_BOOLEAN_CALLS = {"not", "true", "false", "boolean", "boolean-from-string", "selected", "regex", "contains",
-                  "starts-with", "ends-with"}
+def _as_num(code: str, kind: str) -> str:
+    if kind == _NUM:
+        return code
+    if kind == _BOOL:
+        return f"(1.0 if {code} else 0.0)"
+    return f"_num({code})"
 
 
-def _returns_boolean(node) -> bool:
-    if node[0] == "bin":
-        return node[1] in ("or", "and", "=", "!=", "<", "<=", ">", ">=")
-    return node[0] == "call" and node[1] in _BOOLEAN_CALLS
+def _as_str(code: str, kind: str) -> str:
+    if kind == _STR:
+        return code
+    if kind == _NUM:
+        return f"_ntext({code})"
+    if kind == _BOOL:
+        return f"('true' if {code} else 'false')"
+    return f"_str({code})"
 
 
-def _compile_binary(node, st: _State):
-    op = node[1]
-    fused = _fused_compare(node, st)
-    if fused is not None:
-        return fused
-    left, right = _compile(node[2], st), _compile(node[3], st)
-    if op in ("or", "and"):
-        both = _returns_boolean(node[2]) and _returns_boolean(node[3])
-        if op == "or":
-            if both:
-                return lambda env: left(env) or right(env)
-            return lambda env: to_boolean(left(env)) or to_boolean(right(env))
-        if both:
-            return lambda env: left(env) and right(env)
-        return lambda env: to_boolean(left(env)) and to_boolean(right(env))
-    if op == "=":
-        # fast path: a field compared with a literal, the commonest relevance
-        if node[3][0] == "num":
-            value = node[3][1]
-            def eq_num(env):
-                a = left(env)
-                if isinstance(a, str):
-                    return to_number(a) == value
-                return _compare_eq(a, value)
-            return eq_num
-        if node[3][0] == "str":
-            text = node[3][1]
-            def eq_str(env):
-                a = left(env)
-                if isinstance(a, str):
-                    return a == text
-                return _compare_eq(a, text)
-            return eq_str
-        return lambda env: _compare_eq(left(env), right(env))
-    if op == "!=":
-        def not_equal(env):
-            a, b = left(env), right(env)
-            if isinstance(a, list) or isinstance(b, list):
-                return _ne_sets(a, b)
-            return not _compare_eq(a, b)
-        return not_equal
-    if op in ("<", "<=", ">", ">="):
-        compare = _relational(op)
-        fn = _OPERATORS[op]
-        if node[3][0] == "num":  # `. >= 15`: the commonest constraint
-            value = node[3][1]
-
-            def compare_literal(env):
-                a = left(env)
-                if a.__class__ is str:
-                    return fn(to_number(a), value)
-                return compare(a, value)
-            return compare_literal
-        return lambda env: compare(left(env), right(env))
-    if op == "+":
-        return lambda env: to_number(left(env)) + to_number(right(env))
-    if op == "-":
-        return lambda env: to_number(left(env)) - to_number(right(env))
-    if op == "*":
-        return lambda env: to_number(left(env)) * to_number(right(env))
-    if op == "div":
-        return lambda env: _div(to_number(left(env)), to_number(right(env)))
-    if op == "mod":
-        return lambda env: _mod(to_number(left(env)), to_number(right(env)))
-    raise st.error(f"uses the operator {op!r}, which the evaluator does not handle.")
+def _as_bool(code: str, kind: str) -> str:
+    if kind == _BOOL:
+        return code
+    if kind == _STR:
+        return f"({code} != '')"
+    return f"_bool({code})"
 
 
-def _fused_compare(node, st: _State):
-    """`${field} op 3` on a field read straight from a scope: one closure instead of three."""
-    op, left, right = node[1], node[2], node[3]
-    if op not in ("=", "!=", "<", "<=", ">", ">=") or left[0] != "ref" or right[0] not in ("num", "str"):
-        return None
-    place = st.resolver.scalar(left[1]) if hasattr(st.resolver, "scalar") else None
-    if place is None:
-        return None
-    depth, path = place
-    value = right[1]
-    if right[0] == "str":
-        if op == "=":
-            return lambda env: env.scopes[depth].get(path, "") == value
-        if op == "!=":
-            return lambda env: env.scopes[depth].get(path, "") != value
-        return None
-    text = number_text(value)
-    if op == "=":
-        return lambda env: (v := env.scopes[depth].get(path, "")) == text or to_number(v) == value
-    if op == "!=":
-        return lambda env: (v := env.scopes[depth].get(path, "")) != text and to_number(v) != value
-    if op == "<":
-        return lambda env: to_number(env.scopes[depth].get(path, "")) < value
-    if op == "<=":
-        return lambda env: to_number(env.scopes[depth].get(path, "")) <= value
-    if op == ">":
-        return lambda env: to_number(env.scopes[depth].get(path, "")) > value
-    return lambda env: to_number(env.scopes[depth].get(path, "")) >= value
+def _not_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, list) or isinstance(b, list):
+        return _ne_sets(a, b)
+    return not _compare_eq(a, b)
+
+
+def _concat_part(value: Any) -> str:
+    """concat(): a node-set contributes every value (JavaRosa)."""
+    if isinstance(value, list):
+        return "".join(to_string(v) for v in value)
+    return to_string(value)
 
 
 def _ne_sets(a, b) -> bool:
@@ -723,6 +660,259 @@ def _mod(a: float, b: float) -> float:
     if b == 0 or a != a or b != b:
         return math.nan
     return math.fmod(a, b)
+
+
+_RUNTIME = {"_num": to_number, "_str": to_string, "_bool": to_boolean, "_ntext": number_text, "_div": _div,
+            "_mod": _mod, "_concat_part": _concat_part, "_cached_number": _NUM_CACHE.get}
+_CODE_CACHE: dict[tuple[str, str], Any] = {}  # (source, filename) -> code object (texts recur across plans)
+
+# what a function call yields, where it is always the same kind
+_RESULT_KINDS = {
+    "true": _BOOL, "false": _BOOL, "not": _BOOL, "boolean": _BOOL, "boolean-from-string": _BOOL, "number": _NUM,
+    "string": _STR, "int": _NUM, "round": _NUM, "floor": _NUM, "ceiling": _NUM, "abs": _NUM, "pow": _NUM,
+    "sqrt": _NUM, "string-length": _NUM, "concat": _STR, "contains": _BOOL, "starts-with": _BOOL,
+    "ends-with": _BOOL, "substring-before": _STR, "substring-after": _STR, "normalize-space": _STR,
+    "translate": _STR, "regex": _BOOL, "selected": _BOOL, "count-selected": _NUM, "coalesce": _STR, "count": _NUM,
+    "count-non-empty": _NUM, "sum": _NUM, "min": _NUM, "max": _NUM, "join": _STR, "today": _STR, "now": _STR,
+    "date": _STR, "date-time": _STR, "decimal-date-time": _NUM, "decimal-date": _NUM, "format-date": _STR,
+    "format-date-time": _STR, "uuid": _STR, "random": _NUM,
+}
+
+
+class CodeWriter:
+    """Writes expression trees as Python source over `env`; objects the code needs are bound as
+    globals of the function(s) it defines. One writer serves one expression, or a larger generated
+    function with many expressions inline (engine.py writes the fill of a form this way)."""
+
+    def __init__(self, st: _State | None = None, *, local_depth: int | None = None):
+        self.st = st
+        self.names: dict[str, Any] = dict(_RUNTIME)
+        self.bound = 0
+        self.temps = 0
+        self.local_depth = local_depth  # code runs where `scope` is env.scopes[local_depth]
+
+    def expression(self, compiled: Compiled, resolver: Resolver) -> tuple[str, str]:
+        """(code, kind) of an expression already compiled with this resolver (so already checked)."""
+        return self.tree(compiled.tree, resolver, where=compiled.where, text=compiled.text)
+
+    def tree(self, tree, resolver: Resolver, *, where: str, text: str) -> tuple[str, str]:
+        """(code, kind) of a parsed expression (or a part of one)."""
+        self.st = _State(resolver, where, text, False)
+        return self.emit(tree)
+
+    @staticmethod
+    def boolean(code: str, kind: str) -> str:
+        return _as_bool(code, kind)
+
+    def num(self, code: str, kind: str) -> str:
+        if kind != _STR:
+            return _as_num(code, kind)
+        # to_number's cache read inline (answers repeat); a miss, or a cached 0.0, goes through
+        # to_number, which gives the same value
+        t = code if code.isidentifier() else None
+        if t is None:
+            t = self.temp()
+            return f"(_cached_number({t} := {code}) or _num({t}))"
+        return f"(_cached_number({t}) or _num({t}))"
+
+    @staticmethod
+    def string(code: str, kind: str) -> str:
+        return _as_str(code, kind)
+
+    def function(self, code: str) -> Callable[[Env], Any]:
+        return self.define(f"def _xpath(env):\n    return {code}\n", "_xpath")
+
+    def define(self, source: str, name: str, filename: str = "<xpath>") -> Callable:
+        """Compile `source` (which defines the function `name`) with this writer's bound names."""
+        compiled = _CODE_CACHE.get((source, filename))
+        if compiled is None:
+            compiled = compile(source, filename, "exec")
+            if len(_CODE_CACHE) < 50_000:
+                _CODE_CACHE[(source, filename)] = compiled
+        namespace = dict(self.names)
+        exec(compiled, namespace)  # noqa: S102 - our own generated source, from parsed expressions
+        return namespace[name]
+
+    def bind(self, value: Any) -> str:
+        name = f"_k{self.bound}"
+        self.bound += 1
+        self.names[name] = value
+        return name
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"_t{self.temps}"
+
+    def closure(self, fn: Callable[[Env], Any]) -> tuple[str, str]:
+        return f"{self.bind(fn)}(env)", _ANY
+
+    # ------------------------------------------------------------------ nodes
+
+    def emit(self, node) -> tuple[str, str]:
+        """(Python expression over `env`, kind of its value)."""
+        kind = node[0]
+        st = self.st
+        if kind == "num":
+            return repr(node[1]), _NUM
+        if kind == "str":
+            return repr(node[1]), _STR
+        if kind == "ref":
+            return self.ref(node[1])
+        if kind == "neg":
+            code, inner = self.emit(node[1])
+            return f"(-{self.num(code, inner)})", _NUM
+        if kind == "bin":
+            return self.binary(node)
+        if kind == "call":
+            return self.call(node)
+        if kind == "path":
+            _, base, steps = node
+            if base is None and len(steps) == 1 and not steps[0][1]:
+                name = steps[0][0]
+                if name == ".":
+                    st.uses_dot = True
+                    return "env.cur", _ANY
+                if st.row_mode and name != "..":
+                    st.uses_row = True
+                    return f"(env.row.get({name!r}, '') if env.row is not None else '')", _ANY
+            return self.closure(_compile_path(node, st))
+        if kind == "union":
+            left, right = _compile(node[1], st), _compile(node[2], st)
+            return self.closure(lambda env: NodeSet([*_as_list(left(env)), *_as_list(right(env))]))
+        if kind == "filter":
+            return self.closure(_compile_filter(node, st))
+        raise st.error(f"uses a construct ({kind}) the evaluator does not handle.")
+
+    def ref(self, name: str) -> tuple[str, str]:
+        """${name}: read straight from its scope when it is a plain value there (a string: the
+        engine stores only strings), else through the resolver's closure (a node-set, ...)."""
+        resolver = self.st.resolver
+        try:
+            place = resolver.scalar(name)
+            if place is None:
+                return self.closure(resolver.ref(name))
+        except KeyError:
+            raise self.st.error(f"refers to ${{{name}}}, which is not a field of this form.") from None
+        depth, path = place
+        if depth == self.local_depth:  # a generated fill function has that scope at hand
+            return f"scope.get({path!r}, '')", _STR
+        if depth == 0:
+            return f"env.scopes[0].get({path!r}, '')", _STR
+        return f"(env.scopes[{depth}].get({path!r}, '') if len(env.scopes) > {depth} else '')", _STR
+
+    def binary(self, node) -> tuple[str, str]:
+        op = node[1]
+        left, lk = self.emit(node[2])
+        right, rk = self.emit(node[3])
+        if op in ("or", "and"):
+            return f"({_as_bool(left, lk)} {op} {_as_bool(right, rk)})", _BOOL
+        if op in ("=", "!=", "<", "<=", ">", ">="):
+            if lk == _ANY and rk != _ANY:
+                # `. >= 1`: `.` is a string whenever an answer is checked; test that at run time and
+                # take the string path, else the general rules (node-sets, numbers, ...)
+                t = self.temp()
+                fast = self.comparison(op, t, _STR, right, rk, node[3])
+                slow = self.comparison(op, t, _ANY, right, rk, node[3])
+                return f"({fast} if ({t} := {left}).__class__ is str else {slow})", _BOOL
+            return self.comparison(op, left, lk, right, rk, node[3]), _BOOL
+        if op in ("+", "-", "*"):
+            return f"({self.num(left, lk)} {op} {self.num(right, rk)})", _NUM
+        if op in ("div", "mod"):
+            return f"_{op}({self.num(left, lk)}, {self.num(right, rk)})", _NUM
+        raise self.st.error(f"uses the operator {op!r}, which the evaluator does not handle.")
+
+    def comparison(self, op: str, left: str, lk: str, right: str, rk: str, right_node) -> str:
+        if op in ("=", "!="):
+            return self.equality(op, left, lk, right, rk, right_node)
+        if _ANY in (lk, rk):  # a node-set compares if any of its values does
+            return f"{self.bind(_relational(op))}({left}, {right})"
+        return f"({self.num(left, lk)} {op} {self.num(right, rk)})"
+
+    def equality(self, op: str, left: str, lk: str, right: str, rk: str, right_node) -> str:
+        """= and != as _compare_eq decides: booleans, else numbers, else strings; node-sets at run time."""
+        if _ANY in (lk, rk):
+            return f"{self.bind(_compare_eq if op == '=' else _not_equal)}({left}, {right})"
+        py = "==" if op == "=" else "!="
+        if _BOOL in (lk, rk):
+            return f"({_as_bool(left, lk)} {py} {_as_bool(right, rk)})"
+        if _NUM in (lk, rk):
+            if lk == _STR and right_node[0] == "num":
+                # `${x} = 1`, the commonest relevance: equal text is equal number, no parsing needed
+                t, text = self.temp(), number_text(right_node[1])
+                if op == "=":
+                    return f"(({t} := {left}) == {text!r} or {self.num(t, _STR)} == {right})"
+                return f"(({t} := {left}) != {text!r} and {self.num(t, _STR)} != {right})"
+            return f"({self.num(left, lk)} {py} {self.num(right, rk)})"
+        return f"({left} {py} {right})"
+
+    def call(self, node) -> tuple[str, str]:
+        _, name, args = node
+        st = self.st
+        spec = _FUNCTIONS.get(name)
+        if spec is None:
+            raise st.error(f"uses the function {name}(), which the synthetic-data evaluator does not implement "
+                           f"(it knows: {', '.join(n + '()' for n in SUPPORTED_FUNCTIONS)}).")
+        low, high, kind, impl = spec
+        if len(args) < low or (high is not None and len(args) > high):
+            expected = f"{low}" if low == high else f"{low} to {high if high is not None else 'any number of'}"
+            raise st.error(f"calls {name}() with {len(args)} argument(s); it takes {expected}.")
+        if name in ("random", "uuid", "now"):
+            st.volatile = True
+        if name == "if":
+            (cond, ck), (yes, yk), (no, nk) = (self.emit(a) for a in args)
+            return f"({yes} if {_as_bool(cond, ck)} else {no})", yk if yk == nk else _ANY
+        if name == "current":
+            st.uses_dot = True
+            return "env.cur", _ANY
+        if kind == "x":
+            return self.closure(_SPECIAL[name](args, st))
+        parts = [self.emit(a) for a in args]
+        result = _RESULT_KINDS.get(name, _ANY)
+        inline = self.inline(name, args, parts)
+        if inline is not None:
+            return inline, result
+        if kind == "v":
+            return f"{self.bind(impl)}({', '.join(code for code, _ in parts)})", result
+        if kind == "e":
+            return f"{self.bind(impl)}({', '.join(['env', *(code for code, _ in parts)])})", result
+        if kind == "c":
+            return f"''.join(({''.join(self.concat_part(code, k) + ', ' for code, k in parts)}))", _STR
+        convert = {"n": self.num, "s": _as_str, "b": _as_bool}[kind]
+        return f"{self.bind(impl)}({', '.join(convert(code, k) for code, k in parts)})", result
+
+    @staticmethod
+    def concat_part(code: str, kind: str) -> str:
+        return f"_concat_part({code})" if kind == _ANY else _as_str(code, kind)
+
+    def inline(self, name: str, args, parts) -> str | None:
+        """The functions forms use most, written out (same results as their _FUNCTIONS entries)."""
+        if name in ("true", "false"):
+            return "True" if name == "true" else "False"
+        if name in ("today", "now"):
+            return f"env.{name}"
+        if name == "random":
+            return "env.rng.random()"
+        if name == "not":
+            return f"(not {_as_bool(*parts[0])})"
+        if name == "boolean":
+            return _as_bool(*parts[0])
+        if name == "number":
+            return self.num(*parts[0])
+        if name == "string":
+            return _as_str(*parts[0])
+        if name == "count-selected":
+            return f"float(len({_as_str(*parts[0])}.split()))"
+        if name == "string-length":
+            return f"float(len({_as_str(*parts[0])}))"
+        if name == "selected" and args[1][0] == "str":
+            return f"({args[1][1].strip()!r} in {_as_str(*parts[0])}.split())"
+        if name == "regex" and args[1][0] == "str":
+            try:
+                pattern = re.compile(args[1][1])
+            except re.error:
+                return None  # the error surfaces when the expression runs, as before
+            return f"({self.bind(pattern.search)}({_as_str(*parts[0])}) is not None)"
+        return None
 
 
 # --------------------------------------------------------------------------- paths
@@ -898,6 +1088,22 @@ def _format_date(value: Any, pattern: str) -> str:
     return "".join(out)
 
 
+_FORMAT_CACHE: dict[tuple, str] = {}
+
+
+def _format_date_cached(value: Any, pattern: str) -> str:
+    """_format_date, remembered: forms format the same few dates (`format-date(today(), '%Y')`)."""
+    if value.__class__ is not str and value.__class__ is not float:
+        return _format_date(value, pattern)
+    key = (value, pattern)
+    found = _FORMAT_CACHE.get(key)
+    if found is None:
+        found = _format_date(value, pattern)
+        if len(_FORMAT_CACHE) < 10_000:
+            _FORMAT_CACHE[key] = found
+    return found
+
+
 def _regex(value: Any, pattern: Any) -> bool:
     text = to_string(pattern)
     compiled = _REGEX_CACHE.get(text)
@@ -1017,8 +1223,8 @@ _FUNCTIONS: dict[str, tuple[int, int | None, str, Callable]] = {
     "date-time": (1, 1, "v", lambda a: a if isinstance(a, str) else days_to_date(to_number(a))),
     "decimal-date-time": (1, 1, "n", lambda a: a),
     "decimal-date": (1, 1, "n", lambda a: a),
-    "format-date": (2, 2, "v", lambda a, b: _format_date(a, to_string(b))),
-    "format-date-time": (2, 2, "v", lambda a, b: _format_date(a, to_string(b))),
+    "format-date": (2, 2, "v", lambda a, b: _format_date_cached(a, to_string(b))),
+    "format-date-time": (2, 2, "v", lambda a, b: _format_date_cached(a, to_string(b))),
     "once": (1, 1, "v", lambda a: a),
     "uuid": (0, 1, "e", lambda env, *a: _uuid4(env)),
     "random": (0, 0, "e", lambda env: env.rng.random()),
@@ -1039,59 +1245,6 @@ def _safe_pow(a: float, b: float) -> float:
         return float(a ** b) if not isinstance(a ** b, complex) else math.nan
     except (OverflowError, ZeroDivisionError):
         return math.nan
-
-
-def _compile_call(node, st: _State):
-    _, name, args = node
-    spec = _FUNCTIONS.get(name)
-    if spec is None:
-        raise st.error(f"uses the function {name}(), which the synthetic-data evaluator does not implement "
-                       f"(it knows: {', '.join(n + '()' for n in SUPPORTED_FUNCTIONS)}).")
-    low, high, kind, impl = spec
-    if len(args) < low or (high is not None and len(args) > high):
-        expected = f"{low}" if low == high else f"{low} to {high if high is not None else 'any number of'}"
-        raise st.error(f"calls {name}() with {len(args)} argument(s); it takes {expected}.")
-    if name in ("random", "uuid", "now"):
-        st.volatile = True
-    if kind == "x":
-        return _SPECIAL[name](args, st)
-    compiled = [_compile(a, st) for a in args]
-    if kind == "v":
-        if len(compiled) == 0:
-            return lambda env: impl()
-        if len(compiled) == 1:
-            a0 = compiled[0]
-            return lambda env: impl(a0(env))
-        if len(compiled) == 2:
-            a0, a1 = compiled
-            return lambda env: impl(a0(env), a1(env))
-        return lambda env: impl(*[c(env) for c in compiled])
-    if kind == "e":
-        return lambda env: impl(env, *[c(env) for c in compiled])
-    convert = {"n": to_number, "s": to_string, "b": to_boolean}.get(kind)
-    if kind == "c":  # concat: node-sets contribute every value (JavaRosa)
-        def concat(env):
-            parts = []
-            for c in compiled:
-                value = c(env)
-                if isinstance(value, list):
-                    parts.extend(to_string(v) for v in value)
-                else:
-                    parts.append(to_string(value))
-            return "".join(parts)
-        return concat
-    if len(compiled) == 1:
-        a0 = compiled[0]
-        return lambda env: impl(convert(a0(env)))
-    if len(compiled) == 2:
-        a0, a1 = compiled
-        return lambda env: impl(convert(a0(env)), convert(a1(env)))
-    return lambda env: impl(*[convert(c(env)) for c in compiled])
-
-
-def _special_if(args, st):
-    cond, yes, no = (_compile(a, st) for a in args)
-    return lambda env: yes(env) if to_boolean(cond(env)) else no(env)
 
 
 def _special_substr(args, st):
@@ -1116,21 +1269,15 @@ def _special_position(args, st):
     raise st.error("calls position() with something other than `..` (write position(..)).")
 
 
-def _special_current(args, st):
-    st.uses_dot = True
-    return lambda env: env.cur
-
-
 def _special_instance(args, st):
     raise st.error("uses instance() without a path below it (write instance('name')/root/item[...]/column).")
 
 
 def _special_pulldata(args, st):
-    parts = [_compile(a, st) for a in args]
+    parts = [a[1] if a[0] == "str" else _compile(a, st) for a in args]
     where, text = st.where, st.text
 
-    def pulldata(env):
-        table, column, key_column, key = (to_string(p(env)) for p in parts)
+    def pulldata_of(env, table, column, key_column, key):
         try:
             rows = env.tables.matching(table, key_column, key)
         except KeyError:
@@ -1144,7 +1291,13 @@ def _special_pulldata(args, st):
                                   f"'{column}', which it does not have (columns: {', '.join(rows[0])}).")
         return rows[0][column]
 
-    return pulldata
+    if all(part.__class__ is str for part in parts[:3]):
+        # pulldata('table', 'column', 'key_column', ${key}): the names are quoted text in every form
+        table, column, key_column, key = parts
+        if key.__class__ is str:
+            return lambda env: pulldata_of(env, table, column, key_column, key)
+        return lambda env: pulldata_of(env, table, column, key_column, to_string(key(env)))
+    return lambda env: pulldata_of(env, *[p if p.__class__ is str else to_string(p(env)) for p in parts])
 
 
 def _special_indexed_repeat(args, st):
@@ -1181,11 +1334,9 @@ def _special_choice_name(args, st):
 
 
 _SPECIAL = {
-    "if": _special_if,
     "substr": _special_substr,
     "selected-at": _special_selected_at,
     "position": _special_position,
-    "current": _special_current,
     "instance": _special_instance,
     "pulldata": _special_pulldata,
     "indexed-repeat": _special_indexed_repeat,
@@ -1194,6 +1345,6 @@ _SPECIAL = {
 }
 
 
-__all__ = ["Compiled", "Env", "ExpressionError", "NodeSet", "Resolver", "RowSet", "SUPPORTED_FUNCTIONS", "Tables",
-           "ValuesResolver", "compile_expression", "days_to_date", "evaluate", "number_text", "parse", "to_boolean",
-           "to_number", "to_string", "tokenize"]
+__all__ = ["CodeWriter", "Compiled", "Env", "ExpressionError", "NodeSet", "Resolver", "RowSet", "SUPPORTED_FUNCTIONS",
+           "Tables", "ValuesResolver", "compile_expression", "days_to_date", "evaluate", "number_text", "parse",
+           "to_boolean", "to_number", "to_string", "tokenize"]
