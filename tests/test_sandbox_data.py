@@ -236,6 +236,19 @@ def test_keyset_fast_path_agrees_with_the_general_path():
             assert ids(fast[0]) == ids(slow[0]) and fast[1:] == slow[1:], (query, sort, start)
 
 
+def test_id_in_fast_path_agrees_with_the_general_path():
+    docs = docs_n(3000, first=1_000_001, step=3)
+    wanted = [1_000_004, 1_000_001, 1_000_002, 1_008_998, 1_000_004, 5, 1_004_000]
+    for sort in (None, {"_id": 1}, {"_id": -1}):
+        for start, limit in (("0", "50"), ("2", "2"), ("9", "5")):
+            extra = {"sort": sort} if sort else {}
+            fast = run(docs, query={"_id": {"$in": wanted}}, start=start, limit=limit, fields=["_id"], **extra)
+            slow = run(docs, query={"$and": [{"_id": {"$in": wanted}}]}, start=start, limit=limit, fields=["_id"],
+                       **extra)
+            assert ids(fast[0]) == ids(slow[0]) and fast[1:] == slow[1:], (sort, start)
+    assert ids(run(docs, query={"_id": {"$in": [1_000_004, True, "1000001"]}})[0]) == [1_000_004]  # general path
+
+
 # ------------------------------------------------------------------------------------------- sort, fields
 
 def test_sort_several_keys_with_directions():

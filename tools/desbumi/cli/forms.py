@@ -249,3 +249,87 @@ def preload_command(state: AppState, year1: Path, form_id, split_by, out, output
             state.say(f"removed stale {display_path(path)}")
         for warning in result.warnings:
             click.echo(f"Warning: {warning}", err=True)
+
+
+# --------------------------------------------------------------------------- forms deploy
+
+@forms.command("deploy")
+@click.argument("form_id", metavar="FORM")
+@click.option("--force", is_flag=True,
+              help="Import the XLSForm even when the server has this version, and replace an asset that "
+                   "holds another form.")
+@click.option("--allow-missing-media", is_flag=True,
+              help="Deploy even when a media file the form reads (e.g. the preload CSV) is missing.")
+@format_option("text", "json")
+@pass_state
+def deploy_command(state: AppState, form_id: str, force: bool, allow_missing_media: bool, output_format: str):
+    """Put the newest build of FORM (forms/<FORM>/<version>/) on the Kobo server and (re)deploy it.
+
+    Imports form.xlsx into the project under [assets] in desbumi.toml (a new project the first time),
+    uploads the files in media/ whose md5 changed, deploys (a media-only change redeploys the same
+    version) and remembers the project's asset uid in desbumi.toml and the local store. With nothing
+    changed it does nothing. The token comes from KOBO_TOKEN or the keyring.
+    """
+    from ..config import CONFIG_NAME
+    from ..deploy import (
+        check_media,
+        deploy_build,
+        find_build,
+        remember_in_store,
+        remembered_in_store,
+        set_asset_in_config,
+    )
+    from .sync import _client
+
+    cfg = state.config
+    build = find_build(cfg.forms_dir, form_id)  # no build, or missing media: exit 2 before any network
+    check_media(build, allow_missing_media)
+    config_path = cfg.source or (cfg.root / CONFIG_NAME)
+    uid, source = cfg.assets.get(form_id), "config"
+    if not uid:
+        uid, source = remembered_in_store(cfg.store_dir, form_id), "store"
+    remembered: dict = {}
+
+    def remember(new_uid: str) -> None:
+        changed = set_asset_in_config(config_path, form_id, new_uid)
+        remembered["config"] = display_path(config_path)
+        remembered["config_changed"] = remembered.get("config_changed", False) or changed
+
+    state.say(f"Deploying {form_id} {build.version} ({display_path(build.folder)}) to {cfg.server_url}"
+              + (f", asset {uid}" + (" (remembered in the store)" if source == "store" else "") if uid
+                 else ", as a new project") + " …")
+    with _client(state) as client:
+        report = deploy_build(client, build, uid, asset_source=source, force=force,
+                              allow_missing_media=allow_missing_media, on_asset=remember)
+    remember(report.asset_uid)
+    remembered["store"] = display_path(remember_in_store(cfg.store_dir, report.asset, form_id))
+    report.remembered = remembered
+
+    if output_format == "json":
+        print_json(report.to_dict())
+        return
+    click.echo(f"{form_id} {build.version} -> asset {report.asset_uid}  {report.asset_url}")
+    form_line = {"created": "imported as a new project",
+                 "replaced": "imported into the project (content replaced)",
+                 "unchanged": f"unchanged (the server has version {build.version})"}[report.form]
+    click.echo(f"  form:       {form_line}")
+    media = [f"uploaded {', '.join(report.uploaded)}" if report.uploaded else "",
+             f"replaced {', '.join(report.replaced)}" if report.replaced else "",
+             f"kept {', '.join(report.kept)}" if report.kept else "",
+             f"on the server only (left alone) {', '.join(report.server_only)}" if report.server_only else ""]
+    click.echo(f"  media:      {'; '.join(m for m in media if m) or 'none'}")
+    deployment = {"deployed": f"deployed version {report.version_id} (first deployment)",
+                  "redeployed": f"redeployed version {report.version_id}",
+                  "unchanged": f"unchanged, version {report.version_id} is deployed"}[report.deployment]
+    click.echo(f"  deployment: {deployment}")
+    entry = f"{remembered['config']} [assets] {form_id} = \"{report.asset_uid}\""
+    where = [entry + (" (written)" if remembered.get("config_changed") else " (already there)"),
+             f"store {remembered['store']}"]
+    click.echo(f"  remembered: {'; '.join(where)}")
+    for note in report.notes:
+        state.say(f"  note: {note}")
+    if not report.changed:
+        state.say(f"Nothing to do: the server already has {form_id} {build.version} and its media "
+                  f"({report.requests} requests, nothing written).")
+    else:
+        state.say(f"Done in {report.requests} requests.")

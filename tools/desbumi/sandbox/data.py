@@ -176,7 +176,19 @@ def run_query(docs: list[dict], q: DataQuery, *, mode: str = "modern") -> tuple[
     """(page of results, count of all matches, limit used) for documents sorted by `_id` ascending."""
     limit = page_limit(q, mode)
     keyset = _keyset_bounds(q)
-    if keyset is not None:
+    wanted = _id_list(q)
+    if wanted is not None:  # {"_id": {"$in": [ints]}} (the puller's re-fetch of edits): bisect, no scan
+        ids, direction = wanted
+        matches = []
+        for value in sorted(set(ids)):
+            index = _bisect(docs, value, right=False)
+            if index < len(docs) and docs[index]["_id"] == value:
+                matches.append(docs[index])
+        if direction < 0:
+            matches.reverse()
+        count = len(matches)
+        page = matches[q.start:q.start + limit]
+    elif keyset is not None:
         lo, hi, direction = keyset
         lo_index = 0 if lo is None else _bisect(docs, lo[0], right=lo[1])
         hi_index = len(docs) if hi is None else _bisect(docs, hi[0], right=hi[1])
@@ -255,6 +267,19 @@ def _keyset_bounds(q: DataQuery):
             if hi is None or (candidate[0], candidate[1]) < hi:
                 hi = candidate
     return lo, hi, direction
+
+
+def _id_list(q: DataQuery) -> tuple[list[int], int] | None:
+    """(ids, direction) when q is exactly `{"_id": {"$in": [integers]}}` sorted by `_id`, else None."""
+    if q.sort not in (None, [("_id", 1)], [("_id", -1)]):
+        return None
+    query = q.query or {}
+    if list(query) != ["_id"] or not isinstance(query["_id"], dict) or list(query["_id"]) != ["$in"]:
+        return None
+    ids = query["_id"]["$in"]
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return None
+    return ids, (q.sort[0][1] if q.sort else 1)
 
 
 def project(doc: dict, fields: Iterable[str]) -> dict:
