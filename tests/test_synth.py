@@ -306,7 +306,6 @@ def test_year_one_is_deterministic():
     assert year_one(200, seed=4) != year_one(200, seed=5)
 
 
-@pytest.mark.skipif(not Y1_FORM.is_file(), reason="the year-one instrument is not in xlsform_src/ yet")
 def test_year_one_through_the_year_one_form():
     form = load_form(Y1_FORM)
     rows = year_one(400, seed=3, form=form)
@@ -344,7 +343,6 @@ def test_year_one_writers_round_trip(tmp_path, extension):
         assert path.read_bytes()[:60].find(b"<release>11") >= 0  # format 118/119: UTF-8
 
 
-@pytest.mark.skipif(not Y1_FORM.is_file(), reason="the year-one instrument is not in xlsform_src/ yet")
 def test_year_one_form_rows_round_trip_with_form_labels(tmp_path):
     form = load_form(Y1_FORM)
     rows = year_one(60, seed=2, form=form)
@@ -530,7 +528,6 @@ def test_missing_media_and_contract_fields_are_named(y2_form):
                     media={"desa.csv": village_media()})
 
 
-@pytest.mark.skipif(not (Y1_FORM.is_file() and Y2_FORM.is_file()), reason="the instruments are not in xlsform_src/ yet")
 def test_real_instruments_end_to_end():
     y1_form, y2 = load_form(Y1_FORM), load_form(Y2_FORM)
     rows = year_one(250, seed=8, form=y1_form)
