@@ -254,3 +254,34 @@ def test_cli_assets_lists_the_server_forms(server, seeded, tmp_path, run_cli, mo
     assert rows[uid]["submissions"] == len(server_ids(server, uid))
     text = run_cli("--server", server.url, "assets", cwd=tmp_path)
     assert uid in text.out and Y2 in text.out
+
+
+def test_read_ahead_keeps_order_raises_errors_in_place_and_stops_its_helper():
+    import threading
+
+    from desbumi.pull import read_ahead
+
+    assert list(read_ahead(iter(range(50)))) == list(range(50))
+
+    def failing():
+        yield 1
+        yield 2
+        raise ConnectionError("cut off")
+
+    seen = []
+    with pytest.raises(ConnectionError, match="cut off"):
+        for item in read_ahead(failing()):
+            seen.append(item)
+    assert seen == [1, 2], "pages before the error are all delivered first"
+
+    def endless():
+        i = 0
+        while True:
+            i += 1
+            yield i
+
+    before = threading.active_count()
+    for item in read_ahead(endless()):
+        if item == 3:
+            break
+    assert threading.active_count() == before, "stopping early ends the helper thread"

@@ -19,15 +19,18 @@ A pull with no server change therefore costs the asset request and the sweep pag
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .kobo import KoboClient, safe_attachment_path
 from .store import Store
 
 DEFAULT_LIMIT = 1000
+READ_AHEAD = True  # fetch the next page of new submissions while the current one is stored
 FETCH_CHUNK = 200  # ids per `$in` query: keeps URLs well under proxies' 8 KiB header limits
 
 Progress = Callable[[str, int, int | None], None]  # (stage, done, total or None)
@@ -146,7 +149,8 @@ def _fetch_new(client: KoboClient, store: Store, asset_uid: str, run_id: int, li
     """Keyset pages from the committed cursor; returns the page size the server allowed."""
     cursor = store.cursor(asset_uid)
     done = 0
-    for page in client.submissions.pages_after(asset_uid, cursor, limit):
+    pages = client.submissions.pages_after(asset_uid, cursor, limit)
+    for page in (read_ahead(pages) if READ_AHEAD else pages):
         if page.results:
             summary.add(store.apply_page(asset_uid, page.results, run_id))
             done += len(page.results)
@@ -156,6 +160,63 @@ def _fetch_new(client: KoboClient, store: Store, asset_uid: str, run_id: int, li
             limit = allowed
             store.set_page_limit(asset_uid, limit)
     return limit
+
+
+def read_ahead(pages: Iterator[Any]) -> Iterator[Any]:
+    """`pages`, produced by a helper thread one page ahead of the consumer.
+
+    The next keyset page depends only on the last `_id` of the current one, so it can be fetched and
+    decoded while the current page is written to the store: the pull then costs about the larger of
+    the network and the store, not their sum. At most one page waits in the queue (bounded memory).
+    Nothing changes for crash safety: a page counts only when `apply_page` commits it, and a page
+    fetched ahead but not stored is simply fetched again by the next pull. Only the helper thread
+    uses the HTTP session while this runs; an error there is raised here, in order, and when the
+    consumer stops early the helper is told to stop and is waited for (so the session is free again).
+    """
+    box: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(("page", page)):
+                    break
+            else:
+                put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+    helper = threading.Thread(target=produce, name="desbumi-pull-read-ahead", daemon=True)
+    helper.start()
+    interrupted = False
+    try:
+        while True:
+            kind, item = box.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        stop.set()
+        if not interrupted:  # Ctrl-C should not wait for a page in flight
+            helper.join()
 
 
 def _reconcile(client: KoboClient, store: Store, asset_uid: str, run_id: int, cursor: int, limit: int,
