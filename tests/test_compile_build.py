@@ -19,6 +19,7 @@ from desbumi.forms.build import (
     BUILT,
     REFUSED,
     SKIPPED,
+    UPDATED,
     build_form,
     build_forms,
     bump_version,
@@ -248,6 +249,33 @@ def test_second_build_writes_nothing_and_compiles_nothing(project, monkeypatch):
     assert outcome.status == SKIPPED and outcome.version == "2026112801"
     assert "unchanged" in outcome.reasons[0]
     assert all_files(forms_dir) == before
+
+
+def test_changed_media_beside_an_unchanged_source_updates_the_build_and_keeps_preloaded_files(project):
+    """New village lists must reach the build (and a deploy) without a new version; preload output stays."""
+    source, forms_dir = project
+    media = source.with_name(f"{source.stem}-media")
+    media.mkdir()
+    (media / "villages.csv").write_text("name,label\n1,Desa A\n", encoding="utf-8")
+    assert build_form(source, forms_dir, validate=False).status == BUILT
+    folder = forms_dir / "lint_clean" / "2026112801"
+    (folder / "media" / "responden_y1.csv").write_text("name,label\n1,A\n", encoding="utf-8")  # by preload
+    (media / "villages.csv").write_text("name,label\n35.09.13.2003,Rowotamtu\n", encoding="utf-8")
+    (media / "extra.csv").write_text("name,label\n1,x\n", encoding="utf-8")
+
+    outcome = build_form(source, forms_dir, validate=False)
+    assert outcome.status == UPDATED and outcome.version == "2026112801"
+    assert "extra.csv" in outcome.reasons[0] and "villages.csv" in outcome.reasons[0]
+    assert (folder / "media" / "villages.csv").read_text(encoding="utf-8").endswith("Rowotamtu\n")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["files"]["media/villages.csv"]["sha256"] == sha(folder / "media" / "villages.csv")
+    assert "media/extra.csv" in manifest["files"]
+    assert (folder / "media" / "responden_y1.csv").is_file(), "preloaded respondents are not the source's"
+
+    (media / "extra.csv").unlink()
+    assert build_form(source, forms_dir, validate=False).status == UPDATED
+    assert not (folder / "media" / "extra.csv").exists()
+    assert build_form(source, forms_dir, validate=False).status == SKIPPED
 
 
 def test_changed_source_with_the_same_version_is_refused_with_the_version_to_use(project):

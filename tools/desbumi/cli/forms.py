@@ -161,8 +161,9 @@ def report_builds(state: AppState, outcomes, output_format: str) -> None:
     if skipped:
         click.echo(skipped, err=True)
     refused = [o for o in outcomes if o.status == "refused"]
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("built", "skipped", "refused")}
-    state.say(f"{counts['built']} built, {counts['skipped']} unchanged, {counts['refused']} refused.")
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("built", "updated", "skipped", "refused")}
+    updated = f"{counts['updated']} with new media, " if counts["updated"] else ""
+    state.say(f"{counts['built']} built, {updated}{counts['skipped']} unchanged, {counts['refused']} refused.")
     if refused:
         raise CheckFailed(f"{_plural(len(refused), 'form')} not built: "
                           + "; ".join(f"{o.form_id or display_path(o.source)}" for o in refused) + ".")

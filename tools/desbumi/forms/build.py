@@ -43,7 +43,7 @@ from .versions import (
 )
 from .workbook import SETTINGS, XLSForm, cell_text, normalise_header, read_xlsform
 
-BUILT, SKIPPED, REFUSED = "built", "skipped", "refused"
+BUILT, UPDATED, SKIPPED, REFUSED = "built", "updated", "skipped", "refused"
 MANIFEST = "manifest.json"
 FORM_XLSX, FORM_XML, MEDIA = "form.xlsx", "form.xml", "media"
 _SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -54,7 +54,7 @@ class BuildOutcome:
     """What `forms build` did with one source. The CLI renders it; nothing here prints."""
 
     source: Path
-    status: str  # BUILT | SKIPPED | REFUSED
+    status: str  # BUILT | UPDATED (media only) | SKIPPED | REFUSED
     form_id: str = ""
     version: str = ""
     path: Path | None = None  # the version folder (built, or the existing one when skipped)
@@ -108,6 +108,13 @@ def _build(source: Path, forms_dir: Path, index: list[dict], *, validate: bool,
     # 1. unchanged? decided from the hash and the index alone: nothing is compiled or written
     for entry in index:
         if entry.get("source_sha256") == digest and (forms_dir / str(entry.get("path", ""))).is_dir():
+            changed = _refresh_media(forms_dir / entry["path"], source)
+            if changed:
+                return BuildOutcome(source=source, status=UPDATED, form_id=str(entry["form_id"]),
+                                    version=str(entry["version"]), path=forms_dir / entry["path"],
+                                    reasons=[f"media changed beside the source ({', '.join(changed)}): the build's "
+                                             "media/ and manifest were updated, same version — ODK allows new "
+                                             "media without a new version; `forms deploy` sends them"])
             return BuildOutcome(source=source, status=SKIPPED, form_id=str(entry["form_id"]),
                                 version=str(entry["version"]), path=forms_dir / entry["path"],
                                 reasons=[f"unchanged since the build of version {entry['version']} "
@@ -230,6 +237,38 @@ def _media_files(source: Path) -> list[Path]:
         return []
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and not p.name.startswith((".", "~$")))
+
+
+def _refresh_media(folder: Path, source: Path) -> list[str]:
+    """Bring a build's media in line with `<stem>-media/` beside its (unchanged) source.
+
+    Only files that came from beside the source (listed in the manifest) are replaced or removed;
+    files `forms preload` wrote into the build's media/ are not in the manifest and are left alone.
+    Returns the names changed, [] when the media were already current (nothing is written then).
+    """
+    manifest = _read_manifest(folder)
+    files: dict[str, dict] = dict(manifest.get("files") or {})
+    current = {f"{MEDIA}/{p.name}": p.read_bytes() for p in _media_files(source)}
+    changed = sorted(name for name, data in current.items()
+                     if files.get(name, {}).get("sha256") != hashlib.sha256(data).hexdigest())
+    removed = sorted(name for name in files if name.startswith(f"{MEDIA}/") and name not in current)
+    if not changed and not removed:
+        return []
+    for name in changed:
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(current[name])
+        os.replace(tmp, target)
+        files[name] = _file_entry(current[name])
+    for name in removed:
+        (folder / name).unlink(missing_ok=True)
+        files.pop(name)
+    manifest["files"] = dict(sorted(files.items()))
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / MANIFEST)
+    return [name.split("/", 1)[1] for name in changed + removed]
 
 
 def _write_build(final: Path, data: bytes, digest: str, source: Path, form: XLSForm, xform: str,
