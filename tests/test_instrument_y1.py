@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from desbumi.forms.check import check_form
-from desbumi.forms.structure import walk
 from desbumi.forms.workbook import read_xlsform
 from desbumi.reference import WILAYAH_CSV, load_wilayah, village_media_rows
+from xlsforms import choice_labels, named_items
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "xlsform_src" / "desbumi_ekonomi_y1.xlsx"
@@ -43,16 +43,12 @@ def form():
 
 @pytest.fixture(scope="module")
 def items(form):
-    return {item.name: item for item in walk(form) if item.name and not item.is_end}
+    return named_items(form)
 
 
 @pytest.fixture(scope="module")
 def lists(form):
-    out: dict[str, dict[str, dict[str, str]]] = {}
-    for row in form.choices.rows:
-        out.setdefault(row["list_name"], {})[row["name"]] = {
-            "id": row[f"label::{ID}"], "en": row[f"label::{EN}"]}
-    return out
+    return choice_labels(form)
 
 
 def test_compiles_clean_with_odk_validate():

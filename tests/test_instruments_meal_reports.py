@@ -22,6 +22,7 @@ from desbumi.forms.structure import walk
 from desbumi.forms.workbook import read_xlsform
 from desbumi.reference import load_wilayah, village_media_rows
 from desbumi.synth.xpath import evaluate, to_boolean, to_number, to_string
+from xlsforms import choice_labels, named_items
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "xlsform_src"
@@ -100,14 +101,11 @@ def load(form_id: str):
 
 
 def items_of(form_id: str) -> dict:
-    return {i.name: i for i in walk(load(form_id)) if i.name and not i.is_end}
+    return named_items(load(form_id))
 
 
 def lists_of(form_id: str) -> dict[str, dict[str, dict[str, str]]]:
-    out: dict[str, dict[str, dict[str, str]]] = {}
-    for row in load(form_id).choices.rows:
-        out.setdefault(row["list_name"], {})[row["name"]] = {"id": row[f"label::{ID}"], "en": row[f"label::{EN}"]}
-    return out
+    return choice_labels(load(form_id))
 
 
 def calculate(form_id: str, answers: dict[str, str]) -> dict[str, str]:

@@ -29,6 +29,7 @@ from desbumi.reference import load_wilayah, village_media_rows
 from desbumi.synth.engine import Plan
 from desbumi.synth.model import load_form
 from desbumi.synth.xpath import Env, compile_expression, to_boolean, to_string
+from xlsforms import named_items
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "xlsform_src"
@@ -95,7 +96,7 @@ def sheets():
 
 @pytest.fixture(scope="module")
 def items(sheets):
-    return {form_id: {i.name: i for i in walk(form) if i.name and not i.is_end} for form_id, form in sheets.items()}
+    return {form_id: named_items(form) for form_id, form in sheets.items()}
 
 
 @pytest.fixture(scope="module")

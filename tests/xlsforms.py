@@ -91,3 +91,18 @@ def set_cell(rows: list[list[str]], name: str, column: str, value: str) -> list[
             row[col] = value
             return rows
     raise KeyError(name)
+
+
+def named_items(form) -> dict:
+    """name -> structure Item of every named survey row but end group/repeat rows."""
+    from desbumi.forms.structure import walk
+
+    return {item.name: item for item in walk(form) if item.name and not item.is_end}
+
+
+def choice_labels(form) -> dict[str, dict[str, dict[str, str]]]:
+    """list_name -> code -> {"id": Indonesian label, "en": English label}."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for row in form.choices.rows:
+        out.setdefault(row["list_name"], {})[row["name"]] = {"id": row[f"label::{ID}"], "en": row[f"label::{EN}"]}
+    return out
