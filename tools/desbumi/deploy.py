@@ -31,7 +31,6 @@ docstring for the rule; the CLI also records the asset in the store.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .checksums import sha256_file
 from .errors import ConfigError, InputError
 from .forms.versions import load_index, version_key
 
@@ -91,7 +91,7 @@ def find_build(forms_dir: Path, form_id: str) -> Build:
         raise InputError(f"forms/index.json lists {form_id} {version}, but {xlsx} is missing.", hint=rebuild)
     manifest = _read_manifest(folder, rebuild)
     expected = ((manifest.get("files") or {}).get(FORM_XLSX) or {}).get("sha256")
-    if expected and expected != _sha256(xlsx):
+    if expected and expected != sha256_file(xlsx):
         raise InputError(f"{xlsx} is not the file its build recorded (its sha256 differs from {folder / MANIFEST}); "
                          f"a build folder is never edited by hand.",
                          hint=f"Edit the source in xlsform_src/ and run `desbumi-sync forms bump {form_id}` and "
@@ -132,14 +132,6 @@ def _read_manifest(folder: Path, hint: str) -> dict:
     except (OSError, ValueError) as exc:
         raise InputError(f"{path} cannot be read ({exc}).", hint=hint) from exc
     return data if isinstance(data, dict) else {}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # =========================================================================== the server side

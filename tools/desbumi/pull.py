@@ -18,14 +18,13 @@ A pull with no server change therefore costs the asset request and the sweep pag
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from .checksums import sha256_file
 from .kobo import KoboClient, safe_attachment_path
 from .store import Store
 
@@ -280,18 +279,10 @@ def _download_attachments(client: KoboClient, store: Store, asset_uid: str, summ
     for done, item in enumerate(pending, start=1):
         path = safe_attachment_path(root, asset_uid, item.submission_id, item.basename or item.filename or "")
         if path.is_file():
-            digest, size = _sha256(path), path.stat().st_size
+            digest, size = sha256_file(path), path.stat().st_size
             summary.attachments_present += 1
         else:
             digest, size = client.attachments.download(item.download_url, path)
             summary.attachments_downloaded += 1
         store.attachment_downloaded(item.id, path.relative_to(base).as_posix(), digest, size)
         progress("attachments", done, len(pending))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

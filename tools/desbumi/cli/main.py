@@ -13,9 +13,9 @@ from .. import __version__
 from ..errors import DesbumiError
 from .demo import demo
 from .forms import forms
-from .sync import assets, pull, status
 from .output import AppState
 from .sandbox import sandbox
+from .sync import assets, pull, status
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_INPUT, EXIT_SERVER = 0, 1, 2, 3
 

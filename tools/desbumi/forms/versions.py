@@ -8,11 +8,12 @@ so a changed source must carry a higher version than its last build.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..checksums import sha256_file  # noqa: F401 (build, check and tests read it from here)
 
 INDEX_NAME = "index.json"
 _PARTS = re.compile(r"(\d+)")
@@ -48,14 +49,6 @@ def next_version(current: str, today: dt.date | None = None) -> str:
     if current and not is_higher(candidate, current):
         raise ValueError(f"version {current!r} is not of the form YYYYMMDDNN and is already above {candidate}")
     return candidate
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_index(forms_dir: Path) -> list[dict]:

@@ -7,25 +7,17 @@ files are uploaded, identical ones are left alone. Media changes reach Collect o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..checksums import md5_file
 from ..errors import InputError
 from .session import KoboSession
 
 FORM_MEDIA = "form_media"
-
-
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def remote_filename(item: dict) -> str | None:
@@ -65,7 +57,7 @@ def plan_media(remote: Iterable[dict], local: Iterable[Path]) -> MediaPlan:
         item = by_name.get(path.name)
         if item is None:
             plan.upload.append(path)
-        elif remote_md5(item) != md5_of(path):
+        elif remote_md5(item) != md5_file(path):
             plan.replace.append((item["uid"], path))
         else:
             plan.unchanged.append(path.name)

@@ -97,6 +97,8 @@ from random import Random
 from typing import Any
 
 from ..errors import InputError
+from ..synth.kobo import base62
+from ..synth.kobo import digest as _digest
 
 FORMAT = 1
 OWNER = "desbumi"
@@ -112,7 +114,6 @@ USERS = (  # username, permissions on every asset, first name, last name
     ("orang_lain", (), "Orang", "Lain"),
 )
 MARKER = "sandbox.json"
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 @dataclass
@@ -130,17 +131,8 @@ class SeedResult:
 
 # ------------------------------------------------------------------------------------------ identifiers
 
-def _digest(*parts: object) -> bytes:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
-
-
 def _uid(prefix: str, *parts: object, length: int = 21) -> str:
-    number = int.from_bytes(_digest(*parts), "big")
-    chars = []
-    for _ in range(length):
-        number, rest = divmod(number, 62)
-        chars.append(_BASE62[rest])
-    return prefix + "".join(chars)
+    return prefix + base62(_digest(*parts), length)
 
 
 def user_token(seed: int, username: str) -> str:

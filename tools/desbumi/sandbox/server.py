@@ -48,12 +48,12 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from .. import __version__

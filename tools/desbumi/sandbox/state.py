@@ -50,14 +50,14 @@ import sys
 import threading
 import uuid as _uuid
 import zipfile
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from random import Random
 from typing import Any
-from collections.abc import Callable, Iterable, Mapping
 
 from ..errors import InputError
-from ..synth.kobo import KoboIds, attachment_docs, edited, envelope, kobo_time
+from ..synth.kobo import KoboIds, attachment_docs, base62, edited, envelope, kobo_time
 
 FORMAT = 1
 RUNTIME = "runtime"
@@ -91,7 +91,6 @@ VALIDATION_STATUSES = {
 }
 ASSET_TYPES = ("survey", "block", "question", "template", "collection", "empty")
 
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _TRANSLATABLE = ("label", "hint", "constraint_message", "required_message", "guidance_hint", "image", "audio",
                  "video", "big-image")
 _TYPE_ALIASES = {"begin group": "begin_group", "end group": "end_group", "begin repeat": "begin_repeat",
@@ -269,15 +268,6 @@ def password_for(seed: int, username: str) -> str:
     return user_password(seed, username)
 
 
-def _base62(data: bytes, length: int) -> str:
-    number = int.from_bytes(data, "big")
-    out = []
-    for _ in range(length):
-        number, rest = divmod(number, 62)
-        out.append(_BASE62[rest])
-    return "".join(out)
-
-
 def content_hash(content: Mapping) -> str:
     return hashlib.sha1(json.dumps(content, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
@@ -360,7 +350,7 @@ def read_xlsform_sheets(source: str | Path | bytes) -> dict[str, list[dict[str, 
 
 
 def _kuid(salt: str, *parts: object) -> str:
-    return _base62(hashlib.sha256("\x1f".join([salt, *map(str, parts)]).encode()).digest(), 9)
+    return base62(hashlib.sha256("\x1f".join([salt, *map(str, parts)]).encode()).digest(), 9)
 
 
 def _truthy(value: str) -> bool:
@@ -889,7 +879,7 @@ class SandboxState:
 
     def new_uid(self, prefix: str, length: int = 21) -> str:
         with self.lock:
-            return prefix + _base62(self._draw(prefix), length)
+            return prefix + base62(self._draw(prefix), length)
 
     def new_uuid(self) -> str:
         with self.lock:

@@ -29,11 +29,13 @@ class KoboIds:
     xform_uuid: str  # `formhub/uuid` (= asset deployment__uuid)
 
 
-def _digest(*parts: str) -> bytes:
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
+def digest(*parts: object) -> bytes:
+    """A stable 32-byte digest of the parts (what every deterministic uid and token is cut from)."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
 
 
-def _base62(data: bytes, length: int) -> str:
+def base62(data: bytes, length: int) -> str:
+    """`length` characters of Kobo's uid alphabet from the bytes (uids are a letter + 21 of these)."""
     number = int.from_bytes(data, "big")
     out = []
     for _ in range(length):
@@ -44,9 +46,9 @@ def _base62(data: bytes, length: int) -> str:
 
 def kobo_ids(form_id: str, version: str = "", *, salt: str = "") -> KoboIds:
     """Stable Kobo-looking ids for a form: 'a' + 21 base62 chars, 'v' + 21, and 32 hex digits."""
-    return KoboIds(asset_uid="a" + _base62(_digest("asset", form_id, salt), 21),
-                   version_uid="v" + _base62(_digest("version", form_id, version, salt), 21),
-                   xform_uuid=_digest("xform", form_id, version, salt).hex()[:32])
+    return KoboIds(asset_uid="a" + base62(digest("asset", form_id, salt), 21),
+                   version_uid="v" + base62(digest("version", form_id, version, salt), 21),
+                   xform_uuid=digest("xform", form_id, version, salt).hex()[:32])
 
 
 def new_uuid(rng: Random) -> str:
