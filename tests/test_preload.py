@@ -19,12 +19,12 @@ from desbumi.errors import InputError
 from desbumi.forms import preload as preload_module
 from desbumi.forms.check import check_form
 from desbumi.forms.preload import (
-    Wilayah,
+    AreaCodes,
     form_reads,
     generated_media_for,
     is_nik_like,
+    load_area_codes,
     load_preload_specs,
-    load_wilayah,
     make_preload,
     plan_preload,
     preload,
@@ -52,11 +52,11 @@ NAMES = ["Siti Aminah", "Sri Wahyuni", "Dewi Lestari", "Nur'aini, S.", "Ni Made 
 
 
 @pytest.fixture(scope="module")
-def wilayah() -> Wilayah:
-    return load_wilayah(ROOT / "panel")
+def wilayah() -> AreaCodes:
+    return load_area_codes(ROOT / "panel")
 
 
-def year1_rows(wilayah: Wilayah) -> list[dict]:
+def year1_rows(wilayah: AreaCodes) -> list[dict]:
     """20 synthetic respondents over every district, in no particular order; one business type unknown."""
     villages = sorted(wilayah.villages)
     rows = []

@@ -430,7 +430,7 @@ def _read_stat(path: Path) -> Year1Table:
 # =========================================================================== reference codes
 
 @dataclass(frozen=True)
-class Wilayah:
+class AreaCodes:
     """Codes the preload checks against (Kemendagri; BPS only to explain a wrong code). Pure data, so
     the core can be tested without panel/wilayah.csv."""
 
@@ -442,18 +442,18 @@ class Wilayah:
         return self.districts.get(district, "")
 
 
-def load_wilayah(panel_dir: Path) -> Wilayah:
+def load_area_codes(panel_dir: Path) -> AreaCodes:
     """The codes of <panel>/wilayah.csv, read and checked by desbumi.reference."""
     from .. import reference
 
-    return wilayah_from_reference(reference.load_wilayah(Path(panel_dir) / WILAYAH_CSV))
+    return area_codes_from_reference(reference.load_wilayah(Path(panel_dir) / WILAYAH_CSV))
 
 
-def wilayah_from_reference(ref) -> Wilayah:
+def area_codes_from_reference(ref) -> AreaCodes:
     """A desbumi.reference.Wilayah as the lookups preload needs (district codes without the dot)."""
     districts = {str(d.code): d.name for d in ref.districts}
     bps = {d.bps: str(d.code) for d in ref.districts if d.bps and d.bps != str(d.code)}
-    return Wilayah(districts=districts, villages={v.kemendagri: v.name for v in ref.villages},
+    return AreaCodes(districts=districts, villages={v.kemendagri: v.name for v in ref.villages},
                    bps_districts=bps)
 
 
@@ -599,7 +599,7 @@ def _resolve_columns(table: Year1Table, needed: list[str]) -> tuple[dict[str, in
     return found, missing
 
 
-def make_preload(spec: PreloadSpec, table: Year1Table, columns: list[str], wilayah: Wilayah,
+def make_preload(spec: PreloadSpec, table: Year1Table, columns: list[str], wilayah: AreaCodes,
                  *, split_by: str | None = None) -> PreloadResult:
     """Check the year-one rows and make the preload CSV(s) of `columns` (data in, data out).
 
@@ -664,7 +664,7 @@ def locate_columns(spec: PreloadSpec, table: Year1Table, columns: list[str]) -> 
 
 
 def row_problems(spec: PreloadSpec, table: Year1Table, columns: list[str], index: dict[str, int],
-                 wilayah: Wilayah) -> list[str]:
+                 wilayah: AreaCodes) -> list[str]:
     """One sentence per kind of problem in the rows, each naming its rows; [] when every row is fine."""
     key_i, district_i, village_i = index[spec.key], index[spec.district], index[spec.village]
     seen: dict[str, list[int]] = {}
@@ -790,7 +790,7 @@ def _form_and_target(spec: PreloadSpec, *, forms_dir: Path, xlsform_src: Path,
 
 def plan_preload(year1: Path, *, panel_dir: Path, forms_dir: Path, xlsform_src: Path,
                  form: str | None = None, split_by: str | None = None, out: Path | None = None,
-                 wilayah: Wilayah | None = None) -> list[PreloadResult]:
+                 wilayah: AreaCodes | None = None) -> list[PreloadResult]:
     """Everything but writing: read and check year one, read each form, make the files' bytes."""
     specs = specs_for(panel_dir, form)
     if out is not None:
@@ -799,7 +799,7 @@ def plan_preload(year1: Path, *, panel_dir: Path, forms_dir: Path, xlsform_src: 
         if clash:
             raise InputError(f"--out {out}: '{clash[0]}' is defined for more than one form; name one with --form.")
     table = read_year1(year1)
-    wilayah = wilayah or load_wilayah(panel_dir)
+    wilayah = wilayah or load_area_codes(panel_dir)
     results = []
     for spec in specs:
         form_path, target = _form_and_target(spec, forms_dir=forms_dir, xlsform_src=xlsform_src, out=out)
@@ -855,7 +855,7 @@ def preload(year1: Path, **options) -> list[PreloadResult]:
 
 
 __all__ = ["PRELOAD_TOML", "SLOW_SELECT_ROWS", "Field", "FormRead", "PreloadFile", "PreloadResult", "PreloadSpec",
-           "Wilayah", "Year1Table", "cell_value", "columns_to_write", "form_reads", "generated_media_for",
-           "is_nik_like", "load_preload_specs", "load_wilayah", "locate_columns", "make_preload", "newest_build",
+           "AreaCodes", "Year1Table", "cell_value", "columns_to_write", "form_reads", "generated_media_for",
+           "is_nik_like", "load_preload_specs", "load_area_codes", "locate_columns", "make_preload", "newest_build",
            "parse_template", "plan_preload", "preload", "read_year1", "row_problems", "specs_for",
-           "wilayah_from_reference", "write_preload"]
+           "area_codes_from_reference", "write_preload"]
